@@ -1,0 +1,139 @@
+"""The `batchsim` command line: thin commands over the public API.
+
+Owns argument parsing and what reaches the terminal. Bad input of any kind
+(scenario file, `--set`, trace) ends as one line `error: ...` on stderr and
+exit code 2, never a traceback. Heavy imports stay inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import ScenarioError
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(click.ClickException):
+    """Printed as `error: message`, exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _Group(click.Group):
+    """Turns ScenarioError anywhere below into a UserError."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ScenarioError as exc:
+            raise UserError(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="batchsim")
+def cli() -> None:
+    """Simulate batched ML inference serving: latency percentiles, throughput, capacity."""
+
+
+def _scenario_options(func):
+    func = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                        help="Override a scenario key, e.g. --set batching.max_queue_delay=2ms "
+                             "(repeatable; values read as YAML).")(func)
+    return click.argument("scenario_file", type=click.Path(path_type=Path))(func)
+
+
+def load_scenario_arg(scenario_file: Path, overrides: tuple[str, ...]):
+    from .scenario import Scenario, parse_set_options
+
+    return Scenario.from_yaml(scenario_file, parse_set_options(overrides))
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+@cli.command()
+@_scenario_options
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (overrides the file).")
+@click.option("--replications", type=click.IntRange(min=1, max=10_000),
+              help="Independent replications (overrides run.replications).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="json prints exactly one JSON object on stdout.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True, help="Root folder of the results.")
+@click.option("--no-save", is_flag=True, help="Print only; write nothing to --out.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes for the replications [default: all cores for big runs].")
+def run(scenario_file, overrides, seed, replications, fmt, out, no_save, workers):
+    """Run SCENARIO_FILE and report its latency distribution and throughput."""
+    from .results import write_run
+    from .runner import run as run_scenario
+    from .tables import render_summary
+
+    scenario = load_scenario_arg(scenario_file, overrides)
+    for note in scenario.warnings():
+        warn(note)
+    result = run_scenario(scenario, replications=replications, seed=seed, workers=workers)
+    if result.summary["saturated"]:
+        warn("saturated: the backlog grew or requests were lost during the run")
+    folder = None if no_save else write_run(result, out, command=_command_line())
+    if fmt == "json":
+        click.echo(result.to_json())
+    else:
+        click.echo(render_summary(result.summary, result.scenario.description))
+    if folder is not None:
+        click.echo(f"results: {folder}", err=(fmt == "json"))
+
+
+@cli.command()
+@_scenario_options
+def check(scenario_file, overrides):
+    """Validate SCENARIO_FILE and print the resolved scenario (all defaults filled in)."""
+    scenario = load_scenario_arg(scenario_file, overrides)
+    for note in scenario.warnings():
+        warn(note)
+    click.echo(scenario.to_yaml(), nl=False)
+
+
+@cli.command()
+def schema():
+    """Print the JSON Schema of a scenario file (for editors' YAML completion)."""
+    from .scenario import Scenario
+
+    document = Scenario.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "batchsim scenario"
+    click.echo(json.dumps(document, indent=2))
+
+
+@cli.command()
+@click.option("--requests", "n_requests", type=click.IntRange(min=1000), default=1_000_000,
+              show_default=True, help="Arrivals in the standard case.")
+def bench(n_requests):
+    """Time the standard case (Poisson 1000 req/s, dynamic 16/5ms, 1 server)."""
+    from .bench import run_benchmark
+
+    click.echo(run_benchmark(n_requests))
+
+
+def _command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["batchsim", *sys.argv[1:]])
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="batchsim")
+    except KeyboardInterrupt:
+        click.echo("interrupted: nothing was written", err=True)
+        sys.exit(EXIT_INTERRUPTED)

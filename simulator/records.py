@@ -1,0 +1,70 @@
+"""What one replication observed: per-request and per-batch arrays.
+
+Owns the record format shared by the engine (which fills it), the metrics
+(which summarise it) and the results folder (which saves it): outcome codes,
+request -> batch links, and the derived start/finish/latency arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+IN_FLIGHT, COMPLETED, REJECTED, TIMED_OUT = 0, 1, 2, 3
+OUTCOME_NAMES = {IN_FLIGHT: "in_flight", COMPLETED: "completed", REJECTED: "rejected",
+                 TIMED_OUT: "timed_out"}
+
+
+@dataclass
+class ReplicationRecord:
+    """Arrays of one replication. Times in seconds of simulated time.
+
+    Requests: `arrival_s`, `batch` (index into the batch arrays, -1 if never
+    started), `outcome` (codes above). Batches: `batch_start_s`,
+    `batch_finish_s` (NaN while in service at the end), `batch_size`,
+    `batch_charged` (padded size the server paid for), `batch_server`.
+    """
+
+    replication: int
+    warmup_s: float
+    end_s: float
+    servers: int
+    timeout_s: float | None
+    arrival_s: np.ndarray
+    batch: np.ndarray
+    outcome: np.ndarray
+    batch_start_s: np.ndarray
+    batch_finish_s: np.ndarray
+    batch_size: np.ndarray
+    batch_charged: np.ndarray
+    batch_server: np.ndarray
+
+    @property
+    def start_s(self) -> np.ndarray:
+        """Batch start time of each request (NaN if it never started)."""
+        return _through_batch(self.batch, self.batch_start_s)
+
+    @property
+    def finish_s(self) -> np.ndarray:
+        """Finish time of each request (NaN unless completed)."""
+        return _through_batch(self.batch, self.batch_finish_s)
+
+    @property
+    def request_server(self) -> np.ndarray:
+        server = np.full(self.batch.size, -1, dtype=np.int64)
+        started = self.batch >= 0
+        server[started] = self.batch_server[self.batch[started]]
+        return server
+
+    def counts(self) -> dict[str, int]:
+        tally = np.bincount(self.outcome, minlength=4)
+        counts = {name: int(tally[code]) for code, name in OUTCOME_NAMES.items()}
+        return {"arrived": int(self.outcome.size), **counts}
+
+
+def _through_batch(batch: np.ndarray, per_batch: np.ndarray) -> np.ndarray:
+    values = np.full(batch.size, np.nan)
+    started = batch >= 0
+    values[started] = per_batch[batch[started]]
+    return values

@@ -1,0 +1,89 @@
+"""Run folders: `results/<name>/<run-id>/` with the resolved scenario, summary and arrays.
+
+Owns the on-disk layout. A folder is written under a hidden temporary name
+and renamed when complete, so an interrupted or failed run leaves nothing
+half-written behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import shutil
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .records import ReplicationRecord
+from .runner import RunResult, json_safe
+
+SUMMARY_FILE, SCENARIO_FILE, ARRAYS_FILE = "summary.json", "scenario.yaml", "requests.npz"
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC time plus random hex."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def environment_meta() -> dict:
+    """Versions that a result depends on."""
+    return {
+        "batchsim": _version("batchsim"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "simpy": _version("simpy"),
+        "platform": platform.platform(),
+    }
+
+
+def write_run(result: RunResult, out_root: Path, command: str | None = None) -> Path:
+    """Write `result` to `out_root/<name>/<run-id>/` atomically; return the folder."""
+    parent = Path(out_root) / result.scenario.name
+    parent.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id()
+    final, tmp = parent / run_id, parent / f".{run_id}.tmp"
+    try:
+        tmp.mkdir()
+        (tmp / SCENARIO_FILE).write_text(result.scenario.to_yaml())
+        meta = {**environment_meta(), "command": command, "wall_s": result.wall_s,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "run_id": run_id}
+        summary = {**json_safe(result.summary), "meta": meta}
+        (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        save_arrays(tmp / ARRAYS_FILE, result.records)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def save_arrays(path: Path, records: list[ReplicationRecord]) -> None:
+    """Per-request and per-batch arrays of all replications, with a replication column."""
+    def cat(name):
+        return np.concatenate([getattr(r, name) for r in records])
+
+    def rep_of(attr):
+        return np.concatenate([np.full(getattr(r, attr).size, r.replication) for r in records])
+
+    offsets = np.cumsum([0] + [r.batch_start_s.size for r in records[:-1]])
+    batch = np.concatenate([np.where(r.batch >= 0, r.batch + off, -1)
+                            for r, off in zip(records, offsets, strict=True)])
+    np.savez_compressed(
+        path, replication=rep_of("arrival_s"), arrival_s=cat("arrival_s"), batch=batch,
+        start_s=cat("start_s"), finish_s=cat("finish_s"), outcome=cat("outcome"),
+        server=np.concatenate([r.request_server for r in records]),
+        batch_replication=rep_of("batch_start_s"), batch_start_s=cat("batch_start_s"),
+        batch_finish_s=cat("batch_finish_s"), batch_size=cat("batch_size"),
+        batch_charged=cat("batch_charged"), batch_server=cat("batch_server"),
+        end_s=np.array([r.end_s for r in records]), warmup_s=np.array([r.warmup_s for r in records]))
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
