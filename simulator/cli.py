@@ -86,7 +86,7 @@ def run(scenario_file, overrides, seed, replications, fmt, out, no_save, workers
     result = run_scenario(scenario, replications=replications, seed=seed, workers=workers)
     if result.summary["saturated"]:
         warn("saturated: the backlog grew or requests were lost during the run")
-    folder = None if no_save else write_run(result, out, command=_command_line())
+    folder = None if no_save else write_run(result, out, command=command_line())
     if fmt == "json":
         click.echo(result.to_json())
     else:
@@ -126,8 +126,22 @@ def bench(n_requests):
     click.echo(run_benchmark(n_requests))
 
 
-def _command_line() -> str:
-    return " ".join(shlex.quote(a) for a in ["batchsim", *sys.argv[1:]])
+def command_line() -> str:
+    """The current command, rebuilt from its parsed parameters (re-runnable as shown)."""
+    ctx = click.get_current_context()
+    words = ctx.command_path.split()
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or value is False or value == () or param.name == "help":
+            continue
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif param.is_flag:
+            words.append(param.opts[-1])
+        else:
+            for item in value if param.multiple else [value]:
+                words += [param.opts[-1], str(item)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def main() -> None:

@@ -133,6 +133,9 @@ class BatchPool:
                 break
             self._start_batch(action, now)
         until_s = min(action.until_s, self.arrival_reaching_s(action.until_len))
+        if until_s <= now:
+            raise RuntimeError(f"batching policy {self.policy.config.policy!r} waits for "
+                               f"{action} at t={now!r}: a time already reached")
         if until_s < self.alarm_s:
             self.alarm_s = until_s
             env.timeout(_delay_until(now, until_s)).callbacks.append(self.dispatch)

@@ -38,6 +38,7 @@ def translate_validation_error(exc: ValidationError, root: type[BaseModel], sour
                                overrides: dict[str, Any]) -> ScenarioError:
     """The first failure of `exc` as a ScenarioError (with a count of the others)."""
     errors = exc.errors(include_url=False)
+    errors.sort(key=lambda e: e["type"] != "extra_forbidden")  # a typo explains a "missing"
     field, message, value = _describe(errors[0], root)
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
@@ -60,17 +61,16 @@ def _describe(error: dict, root: type[BaseModel]) -> tuple[str | None, str, Any]
     if kind == "missing":
         return path or None, "required key is missing", _NO_VALUE
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return _tag_problem(error, path)
+        return _tag_problem(error, path, list(node) if isinstance(node, dict) else [])
     message = error["msg"]
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
     return path or None, message[:1].lower() + message[1:], error.get("input", _NO_VALUE)
 
 
-def _tag_problem(error: dict, path: str) -> tuple[str, str, Any]:
+def _tag_problem(error: dict, path: str, expected: list[str]) -> tuple[str, str, Any]:
     ctx = error.get("ctx") or {}
     key = ctx.get("discriminator", "").strip("'")
-    expected = [t.strip().strip("'") for t in ctx.get("expected_tags", "").split(",")]
     field = _join(path, key)
     if error["type"] == "union_tag_not_found":
         return field, f"required key is missing (one of: {', '.join(expected)})", _NO_VALUE
