@@ -144,6 +144,20 @@ def command_line() -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+# Commands that live in their own modules register themselves on `cli` when imported.
+COMMAND_MODULES: list[str] = []
+
+
+def _load_command_modules() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.{name}")
+
+
+_load_command_modules()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

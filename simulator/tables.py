@@ -41,12 +41,13 @@ def _distribution_rows(summary: dict) -> list[str]:
         stats, ci = summary[name], summary[f"{name}_ci95"]
         rows.append(f"{name:<14}" + "".join(_ms(stats[k]) for k in DISTRIBUTION_KEYS))
         rows.append(f"{'  ± 95% CI':<14}" + "".join(
-            _ms(ci.get(k)) if k in CI_KEYS else f"{'':>10}" for k in DISTRIBUTION_KEYS))
+            _ms(ci.get(k), ".2g") if k in CI_KEYS else f"{'':>10}" for k in DISTRIBUTION_KEYS))
     return rows
 
 
 def _rate_rows(summary: dict) -> list[str]:
-    return [f"throughput       {_pm(summary['throughput'], summary['throughput_ci95'])} req/s"]
+    return [f"throughput       {_pm(summary['throughput'], summary['throughput_ci95'])} req/s"
+            f"   (offered {summary['offered_rate']:.5g} req/s)"]
 
 
 def _slo_rows(summary: dict) -> list[str]:
@@ -97,14 +98,14 @@ def _books(counts: dict) -> str:
             f"in flight at end {counts['in_flight']:,}")
 
 
-def _ms(seconds: float | None) -> str:
-    return f"{'-':>10}" if seconds is None else f"{seconds * 1e3:>10.4g}"
+def _ms(seconds: float | None, fmt: str = ".4g") -> str:
+    return f"{'-':>10}" if seconds is None else f"{seconds * 1e3:>10{fmt}}"
 
 
 def _pm(value: float | None, ci: float | None, fmt: str = ".5g") -> str:
     if value is None:
         return "-"
-    return f"{value:{fmt}}" + ("" if ci is None else f" ± {ci:{fmt}}")
+    return f"{value:{fmt}}" + ("" if ci is None else f" ± {ci:.2g}")
 
 
 def _pm_pct(value: float | None, ci: float | None) -> str:
