@@ -63,7 +63,12 @@ def warn(message: str) -> None:
 
 
 @cli.command()
-@_scenario_options
+@click.argument("scenario_file", type=click.Path(path_type=Path), required=False)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario key, e.g. --set batching.max_queue_delay=2ms "
+                   "(repeatable; values read as YAML).")
+@click.option("--from", "from_summary", type=click.Path(path_type=Path),
+              help="Re-run exactly the run saved in this summary.json (or its folder).")
 @click.option("--seed", type=click.IntRange(min=0), help="Root seed (overrides the file).")
 @click.option("--replications", type=click.IntRange(min=1, max=10_000),
               help="Independent replications (overrides run.replications).")
@@ -74,18 +79,19 @@ def warn(message: str) -> None:
 @click.option("--no-save", is_flag=True, help="Print only; write nothing to --out.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes for the replications [default: all cores for big runs].")
-def run(scenario_file, overrides, seed, replications, fmt, out, no_save, workers):
+def run(scenario_file, overrides, from_summary, seed, replications, fmt, out, no_save,
+        workers):
     """Run SCENARIO_FILE and report its latency distribution and throughput."""
     from .results import write_run
     from .runner import run as run_scenario
     from .tables import render_summary
 
-    scenario = load_scenario_arg(scenario_file, overrides)
+    scenario = _scenario_to_run(scenario_file, overrides, from_summary)
     for note in scenario.warnings():
         warn(note)
     result = run_scenario(scenario, replications=replications, seed=seed, workers=workers)
-    if result.summary["saturated"]:
-        warn("saturated: the backlog grew or requests were lost during the run")
+    for note in result.summary["warnings"][len(scenario.warnings()):]:
+        warn(note)
     folder = None if no_save else write_run(result, out, command=command_line())
     if fmt == "json":
         click.echo(result.to_json())
@@ -93,6 +99,21 @@ def run(scenario_file, overrides, seed, replications, fmt, out, no_save, workers
         click.echo(render_summary(result.summary, result.scenario.description))
     if folder is not None:
         click.echo(f"results: {folder}", err=(fmt == "json"))
+
+
+def _scenario_to_run(scenario_file, overrides, from_summary):
+    if (scenario_file is None) == (from_summary is None):
+        raise click.UsageError("give exactly one of SCENARIO_FILE and --from SUMMARY")
+    if from_summary is None:
+        return load_scenario_arg(scenario_file, overrides)
+    from .results import scenario_from_summary
+
+    scenario = scenario_from_summary(from_summary)
+    if overrides:
+        from .scenario import parse_set_options
+
+        scenario = scenario.with_overrides(parse_set_options(overrides), str(from_summary))
+    return scenario
 
 
 @cli.command()

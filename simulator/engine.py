@@ -42,7 +42,7 @@ def simulate(scenario: Scenario, replication: int = 0) -> ReplicationRecord:
     end_s = run.duration if run.requests is None else float(times_s[-1]) if times_s.size else 0.0
     if end_s > 0:
         env.run(until=end_s)
-    return pool.record(replication, end_s=end_s, warmup_s=run.warmup)
+    return pool.record(replication, end_s=end_s, warmup_s=run.fixed_warmup_s)
 
 
 class BatchPool:

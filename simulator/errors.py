@@ -26,7 +26,16 @@ class ScenarioError(Exception):
     def __str__(self) -> str:
         where = f"{self.source}: {self.field}" if self.field else self.source
         got = "" if self.value is _NO_VALUE else f" (got {_short_repr(self.value)})"
-        return f"{where}: {self.message}{got}"
+        return one_line(f"{where}: {self.message}{got}")
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), *range(127, 160)]}
+_CONTROL.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters (newlines included) shown as escapes."""
+    return text.translate(_CONTROL)
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:

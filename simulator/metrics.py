@@ -125,6 +125,7 @@ def summarize(records: Sequence[ReplicationRecord], slo_latency_s: float | None)
     counts = _summed_counts(records)
     summary = {
         "requests": counts,
+        "measured_requests": int(sum(v.latency_s.size for v in views)),
         "latency": latency,
         "latency_ci95": _ci(per_rep, "latency"),
         "wait": wait,

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ScenarioError
 from .records import ReplicationRecord
 from .runner import RunResult, json_safe
+from .scenario import Scenario
 
 SUMMARY_FILE, SCENARIO_FILE, ARRAYS_FILE = "summary.json", "scenario.yaml", "requests.npz"
 
@@ -50,6 +52,7 @@ def write_run(result: RunResult, out_root: Path, command: str | None = None) -> 
         tmp.mkdir()
         (tmp / SCENARIO_FILE).write_text(result.scenario.to_yaml())
         meta = {**environment_meta(), "command": command, "wall_s": result.wall_s,
+                "scenario": result.scenario.to_dict(),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "run_id": run_id}
         summary = {**json_safe(result.summary), "meta": meta}
         (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
@@ -59,6 +62,27 @@ def write_run(result: RunResult, out_root: Path, command: str | None = None) -> 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def scenario_from_summary(path: Path) -> Scenario:
+    """The exact scenario (seed and replications included) a saved summary came from.
+
+    `path` is a `summary.json` or the run folder holding it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / SUMMARY_FILE
+    source = str(path)
+    try:
+        summary = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(source, None, "no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ScenarioError(source, None, f"not a batchsim summary.json ({exc})") from None
+    scenario = summary.get("meta", {}).get("scenario") if isinstance(summary, dict) else None
+    if not isinstance(scenario, dict):
+        raise ScenarioError(source, "meta.scenario", "missing: not a batchsim run summary")
+    return Scenario.from_dict(scenario, source=source)
 
 
 def save_arrays(path: Path, records: list[ReplicationRecord]) -> None:

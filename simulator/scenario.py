@@ -9,10 +9,11 @@ names the file, the dotted key and the bad value.
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from .arrivals import ARRIVAL_PROCESSES
 from .batching import BATCHING_POLICIES
@@ -34,27 +35,86 @@ BatchingSection = Annotated[
 ]
 
 
+PRECISION_STATISTICS = (
+    *(f"latency.{k}" for k in ("mean", "p50", "p90", "p95", "p99", "p999")),
+    *(f"wait.{k}" for k in ("mean", "p50", "p90", "p95", "p99", "p999")),
+    "throughput", "goodput", "slo_attainment",
+)
+"""Statistics `run.target_precision` may name (`p99` is short for `latency.p99`)."""
+
+
+def _precision_fraction(value: object) -> float:
+    """`"2%"` or `0.02` -> 0.02 (a relative CI half-width, between 0 and 1)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            fraction = float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"cannot read {value!r} as a percentage") from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        fraction = float(value)
+    else:
+        raise ValueError(f"expected a relative precision such as 2% or 0.02, got {value!r}")
+    if not 0 < fraction < 1:
+        raise ValueError("precision must be between 0% and 100%")
+    return fraction
+
+
+Precision = Annotated[float, BeforeValidator(_precision_fraction)]
+
+
+def _expand_statistic(name: str) -> str:
+    return f"latency.{name}" if name in ("mean", "p50", "p90", "p95", "p99", "p999") else name
+
+
 class RunSection(Section):
     """How long to simulate and how many independent replications."""
 
     duration: PositiveSeconds | None = Field(None, description="simulated time per replication")
     requests: int | None = Field(None, ge=1, description="arrivals per replication instead")
-    warmup: Seconds = Field(0.0, description="initial time excluded from every statistic")
+    warmup: Seconds | Literal["auto"] = Field(
+        0.0, description="initial time excluded from every statistic, or auto (MSER-5)")
     replications: int = Field(5, ge=1, le=10_000, description="independent seeds")
+    target_precision: dict[str, Precision] | None = Field(
+        None, description="add replications until each named statistic's 95% CI half-width "
+        "is within this fraction of it, e.g. {p99: 2%}")
+    max_replications: int = Field(100, ge=1, le=10_000,
+                                  description="upper bound when target_precision is set")
 
     @field_validator("warmup")
     @classmethod
-    def _warmup_before_end(cls, warmup_s: float, info) -> float:
+    def _warmup_before_end(cls, warmup_s: float | str, info) -> float | str:
         duration_s = info.data.get("duration")
-        if duration_s is not None and warmup_s >= duration_s:
+        if warmup_s != "auto" and duration_s is not None and warmup_s >= duration_s:
             raise ValueError(f"warmup must be shorter than duration ({duration_s:g}s)")
         return warmup_s
+
+    @field_validator("target_precision", mode="before")
+    @classmethod
+    def _known_statistics(cls, targets):
+        if not isinstance(targets, dict):
+            return targets
+        targets = {_expand_statistic(str(k)): v for k, v in targets.items()}
+        for name in targets:
+            if name not in PRECISION_STATISTICS:
+                close = difflib.get_close_matches(name, PRECISION_STATISTICS, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else \
+                    f" (choose from {', '.join(PRECISION_STATISTICS)})"
+                raise FieldError(f"run.target_precision.{name}", f"unknown statistic{hint}")
+        return targets
 
     @model_validator(mode="after")
     def _one_length(self):
         if (self.duration is None) == (self.requests is None):
             raise FieldError("run.duration", "give exactly one of run.duration and run.requests")
+        if self.target_precision and self.max_replications < self.replications:
+            raise FieldError("run.max_replications", f"must be at least run.replications "
+                             f"({self.replications})", self.max_replications)
         return self
+
+    @property
+    def fixed_warmup_s(self) -> float:
+        """The warm-up to apply before any automatic cut (0 with `auto`)."""
+        return 0.0 if self.warmup == "auto" else self.warmup
 
 
 class ServersSection(Section):

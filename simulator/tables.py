@@ -21,6 +21,7 @@ def render_summary(summary: dict, description: str = "") -> str:
     lines += _slo_rows(summary)
     lines += _batch_rows(summary)
     lines.append(_books(summary["requests"]))
+    lines += _precision_rows(summary)
     if summary.get("saturated"):
         lines.append(f"saturated        YES: the backlog grew or requests were lost "
                      f"(backlog at end {summary['backlog_end']:.0f} per replication)")
@@ -29,8 +30,9 @@ def render_summary(summary: dict, description: str = "") -> str:
 
 def _title(summary: dict, description: str) -> str:
     head = summary["name"] + (f": {description}" if description else "")
+    auto = " (MSER-5, mean over replications)" if "warmup_auto" in summary else ""
     return (f"{head}\n{summary['replications']} replication(s), {summary['window_s']:.6g} s "
-            f"measured after {summary['warmup_s']:.6g} s warm-up, seed {summary['seed']}; "
+            f"measured after {summary['warmup_s']:.6g} s warm-up{auto}, seed {summary['seed']}; "
             f"offered {summary['offered_rate']:.5g} req/s = {summary['offered_load']:.2f} "
             f"of capacity ({summary['capacity_rps']:.5g} req/s)")
 
@@ -96,6 +98,17 @@ def _books(counts: dict) -> str:
     return ("requests         " + f"arrived {counts['arrived']:,}, completed {counts['completed']:,}, "
             f"rejected {counts['rejected']:,}, timed out {counts['timed_out']:,}, "
             f"in flight at end {counts['in_flight']:,}")
+
+
+def _precision_rows(summary: dict) -> list[str]:
+    rows = []
+    for name, report in (summary.get("precision") or {}).items():
+        achieved = report["achieved"]
+        got = "undefined" if achieved is None else f"{achieved:.2%}"
+        verdict = "reached" if report["reached"] else "NOT reached (max_replications)"
+        rows.append(f"precision        {name}: CI half-width {got} of the estimate, target "
+                    f"{report['target']:.2%}: {verdict}")
+    return rows
 
 
 def _ms(seconds: float | None, fmt: str = ".4g") -> str:

@@ -89,7 +89,8 @@ def parse_scalar(raw: str, source: str) -> Any:
         raise ScenarioError(source, None, "empty value")
     value = load_yaml_text(raw, source)
     if isinstance(value, dict):
-        raise ScenarioError(source, None, "expected a value, got a mapping", value)
+        raise ScenarioError(source, None, "expected a value, got a mapping: set its keys one by "
+                            "one (--set KEY.SUBKEY=VALUE)")
     return value
 
 

@@ -127,3 +127,20 @@ def test_python_m_simulator_and_missing_file(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == "error: missing.yaml: no such file\n"
     assert not (tmp_path / "results").exists()
+
+
+def test_from_summary_reruns_exactly(tmp_path):
+    first = invoke("run", ROOT / "scenarios/quickstart.yaml", *QUICK, "--seed", "4",
+                   "--format", "json", "--out", tmp_path)
+    (folder,) = (tmp_path / "quickstart").iterdir()
+    again = invoke("run", "--from", folder / "summary.json", "--format", "json", "--no-save")
+    assert json.loads(again.stdout) == json.loads(first.stdout)
+    assert invoke("run", "--from", folder, "--format", "json", "--no-save").stdout == again.stdout
+
+
+def test_from_needs_a_summary(tmp_path):
+    (tmp_path / "x.json").write_text("{}")
+    result = invoke("run", "--from", tmp_path / "x.json")
+    assert result.exit_code == 2 and "meta.scenario: missing" in result.stderr
+    result = invoke("run", ROOT / "scenarios/quickstart.yaml", "--from", tmp_path / "x.json")
+    assert result.exit_code == 2

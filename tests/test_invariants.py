@@ -128,7 +128,7 @@ def test_dynamic_never_idles_beside_a_full_batch_or_an_expired_request(scenario)
     b, delay_s = scenario.batching.max_batch_size, scenario.batching.max_queue_delay
     moments = np.unique(np.concatenate([r.arrival_s, r.batch_start_s,
                                         r.batch_finish_s[~np.isnan(r.batch_finish_s)]]))
-    moments = moments[moments < r.end_s]
+    moments = moments[moments + EPS < r.end_s]
     queued, idle = _queue_and_idle(scenario, r, moments + EPS)
     assert not np.any((idle > 0) & (queued >= b))
     # a request whose delay ran out while a server was idle has started by then
@@ -187,3 +187,55 @@ def test_torchserve_leaves_within_the_delay_of_taking_its_first_request(scenario
             assert abs(start_s - (taken_s + delay_s)) <= EPS
         previous_start = start_s
         free_since[server] = r.batch_finish_s[k]
+
+
+@settings_for(40)
+@given(st.integers(1, 3), st.sampled_from([0.3, 0.6, 0.9]), st.integers(0, 2**32),
+       st.sampled_from(["deterministic", "exponential", "lognormal"]))
+def test_adding_a_server_never_increases_any_wait(servers, load, seed, distribution):
+    """FIFO, no batching, no timeouts or capacity limit, service times tied to requests
+    (drawn in request order): on the same sample path every wait is non-increasing in c."""
+    rate = servers * load / 0.002
+    def scenario(count):
+        return Scenario.model_validate({
+            "name": "mono", "seed": seed, "run": {"requests": 2000, "replications": 1},
+            "arrival": {"process": "gamma", "rate": rate, "cv": 1.5},
+            "batching": {"policy": "none"},
+            "service": {"base": 0.002, "distribution": distribution,
+                        **({"cv": 0.8} if distribution == "lognormal" else {})},
+            "servers": {"count": count}})
+    fewer, more = simulate(scenario(servers), 0), simulate(scenario(servers + 1), 0)
+    assert np.array_equal(fewer.arrival_s, more.arrival_s)
+    started = fewer.batch >= 0
+    assert np.all(more.batch[started] >= 0)
+    wait_fewer = fewer.start_s[started] - fewer.arrival_s[started]
+    wait_more = more.start_s[started] - more.arrival_s[started]
+    assert np.all(wait_more <= wait_fewer + EPS)
+
+
+def _time_average_in_system(record):
+    admitted = record.outcome != REJECTED
+    enter = record.arrival_s[admitted]
+    leave = np.nan_to_num(record.finish_s[admitted], nan=np.inf)
+    t0, t1 = record.warmup_s, record.end_s
+    return np.clip(np.minimum(leave, t1) - np.maximum(enter, t0), 0, None).sum() / (t1 - t0)
+
+
+@settings_for(15)
+@given(scenarios(timeouts=False).filter(lambda s: s.offered_load <= 0.8))
+def test_littles_law_on_random_scenarios(scenario):
+    """Time-average number in system = arrival rate x mean time in system, within the
+    spread over replications (plus a small allowance for requests crossing the edges)."""
+    scenario = scenario.with_overrides({"run.requests": None, "run.duration": 8,
+                                        "run.warmup": 1})
+    diffs, sizes = [], []
+    for k in range(4):
+        r = simulate(scenario, k)
+        window = (r.arrival_s >= r.warmup_s) & (r.outcome != REJECTED)
+        done = window & (r.outcome == COMPLETED)
+        lam = window.sum() / (r.end_s - r.warmup_s)
+        size = _time_average_in_system(r)
+        diffs.append(size - lam * (r.finish_s[done] - r.arrival_s[done]).mean())
+        sizes.append(size)
+    se = np.std(diffs, ddof=1) / np.sqrt(len(diffs))
+    assert abs(np.mean(diffs)) <= 4 * se + 0.03 * np.mean(sizes) + 1e-3
