@@ -7,6 +7,7 @@ and every failure turned into a `ScenarioError` naming the file and position.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,16 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _no_sexagesimal(loader: type[yaml.SafeLoader]) -> None:
+    """YAML 1.1 reads `1:2:3` as the base-60 number 3723; here it stays a string."""
+    pattern = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+    resolvers = {k: list(v) for k, v in loader.yaml_implicit_resolvers.items()}
+    for first in "+-0123456789":
+        resolvers.setdefault(first, []).insert(0, ("tag:yaml.org,2002:str", pattern))
+    loader.yaml_implicit_resolvers = resolvers
+
+
+_no_sexagesimal(_StrictLoader)
 _StrictLoader.add_constructor(
     "tag:yaml.org,2002:map", lambda loader, node: loader.construct_mapping(node, deep=True))
 

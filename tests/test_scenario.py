@@ -176,3 +176,10 @@ def test_json_schema_lists_every_section_and_durations_accept_strings():
     text = json.dumps(schema)
     assert "5ms" in text and '"pattern"' in text
     assert schema["additionalProperties"] is False
+
+
+def test_yaml_sexagesimal_numbers_stay_strings():
+    """YAML 1.1 would read 1:2:3 as 3723: a typo must not become a huge number."""
+    assert parse_set_options(["run.replications=1:2:3"]) == {"run.replications": "1:2:3"}
+    with pytest.raises(ScenarioError, match="run.replications: input should be a valid integer"):
+        Scenario.from_dict(BASE, overrides=parse_set_options(["run.replications=1:2:3"]))
