@@ -118,9 +118,20 @@ class RunSection(Section):
 
 
 class ServersSection(Section):
-    """Identical servers (model instances) fed from the one queue."""
+    """Identical servers (model instances) fed from the one queue, and their price."""
 
     count: int = Field(1, ge=1, le=100_000)
+    cost_per_hour: float | None = Field(None, ge=0, description="price of one server per hour")
+    hardware: str | None = Field(None, description="name of the hardware: entry these "
+                                 "servers run on (default: the first)")
+
+
+class HardwareOption(Section):
+    """A machine type: its own service times and hourly price (for `batchsim plan`)."""
+
+    name: str = Field(min_length=1)
+    cost_per_hour: float = Field(ge=0)
+    service: ServiceConfig
 
 
 class QueueSection(Section):
@@ -148,13 +159,16 @@ class Scenario(Section):
     run: RunSection
     arrival: ArrivalConfig
     batching: BatchingSection = Field(default_factory=lambda: _default_batching())
-    service: ServiceConfig
+    service: ServiceConfig | None = None
     servers: ServersSection = Field(default_factory=ServersSection)
+    hardware: list[HardwareOption] | None = Field(
+        None, description="machine types to choose from; servers.hardware picks one")
     queue: QueueSection = Field(default_factory=QueueSection)
     slo: SloSection | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self):
+        self._pick_hardware()
         largest = self.service.largest_table_size
         if largest is not None and self.batching.largest_charged_size > largest:
             raise FieldError("batching.max_batch_size",
@@ -193,8 +207,44 @@ class Scenario(Section):
         return Scenario.from_dict(self.to_dict(), source=source or self.name,
                                   overrides=overrides)
 
+    def _pick_hardware(self) -> None:
+        """With `hardware:`, the service times come from the chosen machine type."""
+        if not self.hardware:
+            if self.service is None:
+                raise FieldError("service", "required key is missing (or give hardware:)")
+            if self.servers.hardware is not None:
+                raise FieldError("servers.hardware", "no hardware: list to choose from",
+                                 self.servers.hardware)
+            return
+        if self.service is not None:
+            raise FieldError("service", "give service: or hardware:, not both (each hardware "
+                             "entry has its own service)")
+        names = [h.name for h in self.hardware]
+        if len(set(names)) != len(names):
+            raise FieldError("hardware", "hardware names must be unique", names)
+        chosen = self.servers.hardware or names[0]
+        if chosen not in names:
+            close = difflib.get_close_matches(chosen, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (one of: {', '.join(names)})"
+            raise FieldError("servers.hardware", f"unknown hardware{hint}", chosen)
+        self.service = self.hardware[names.index(chosen)].service
+
+    @property
+    def machine(self) -> HardwareOption | None:
+        """The hardware entry in use, if the scenario lists machine types."""
+        if not self.hardware:
+            return None
+        chosen = self.servers.hardware or self.hardware[0].name
+        return next(h for h in self.hardware if h.name == chosen)
+
+    @property
+    def server_cost_per_hour(self) -> float | None:
+        """Hourly price of one server: the hardware's, else servers.cost_per_hour."""
+        return self.machine.cost_per_hour if self.machine else self.servers.cost_per_hour
+
     def to_dict(self) -> dict:
-        return self.model_dump(mode="json", exclude_none=True)
+        exclude = {"service"} if self.hardware else None
+        return self.model_dump(mode="json", exclude_none=True, exclude=exclude)
 
     def to_yaml(self) -> str:
         return dump_yaml(self.to_dict())
