@@ -19,6 +19,7 @@ from .arrivals import ARRIVAL_PROCESSES
 from .batching import BATCHING_POLICIES
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError, translate_validation_error
+from .grid import SweepSection
 from .service import ServiceConfig
 from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
 
@@ -165,6 +166,8 @@ class Scenario(Section):
         None, description="machine types to choose from; servers.hardware picks one")
     queue: QueueSection = Field(default_factory=QueueSection)
     slo: SloSection | None = None
+    sweep: SweepSection | None = Field(
+        None, description="grids for `batchsim sweep` (ignored by `batchsim run`)")
 
     @model_validator(mode="after")
     def _cross_checks(self):
