@@ -153,3 +153,13 @@ def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt):
     for kind in kinds or default_kinds(result):
         path = make_plot(result, kind, result_dir, fmt, x_key, y_metric, hue_key)
         click.echo(str(path))
+
+
+@cli.command()
+@click.argument("result_dir", type=click.Path(path_type=Path))
+def report(result_dir):
+    """Write report.md and report.html (figures included) for a saved sweep or run."""
+    from .report import write_report
+
+    for path in write_report(result_dir):
+        click.echo(str(path))
