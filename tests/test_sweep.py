@@ -171,3 +171,30 @@ def test_ctrl_c_stops_within_a_second_and_the_rerun_finishes_the_same_csv(tmp_pa
                    capture_output=True)
     (full,) = (tmp_path / "full" / "quickstart").iterdir()
     assert (folder / "sweep.csv").read_text() == (full / "sweep.csv").read_text()
+
+
+def test_concurrent_sweeps_into_one_root_do_not_clobber_each_other(tmp_path):
+    root = Path(__file__).parents[1]
+
+    def command(out, grid):
+        return [sys.executable, "-m", "simulator", "sweep",
+                str(root / "scenarios/quickstart.yaml"), "--set", "run.duration=3s",
+                "--set", "run.warmup=0.5s", "--replications", "2", "--workers", "1", "--quiet",
+                "--out", str(out), "--grid", grid]
+
+    shared, load_grid = tmp_path / "shared", "arrival.rate=200:1000:400"
+    runs = [command(shared, load_grid), command(shared, load_grid),
+            command(shared, "batching.max_batch_size=2,4")]
+    processes = [subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE) for args in runs]
+    for process in processes:
+        process.communicate(timeout=120)
+        assert process.returncode == 0
+    subprocess.run(command(tmp_path / "alone", load_grid), cwd=root, check=True,
+                   capture_output=True)
+    folders = sorted((shared / "quickstart").iterdir())
+    assert len(folders) == 2
+    (alone,) = (tmp_path / "alone" / "quickstart").iterdir()
+    (twin,) = [f for f in folders if f.name == alone.name]
+    assert (twin / "sweep.csv").read_text() == (alone / "sweep.csv").read_text()
+    assert not [p for p in shared.rglob(".*")]
