@@ -62,10 +62,13 @@ def test_csv_is_tidy_with_swept_keys_and_flattened_metrics(tmp_path):
             assert row["saturated"] == ("true" if rate > capacity else "false")
 
 
-def test_parallel_serial_and_batchsim_run_agree_exactly(tmp_path):
+def test_parallel_serial_and_batchsim_run_agree_exactly(tmp_path, monkeypatch):
     serial = run_sweep(small_plan(tmp_path / "a"), workers=1).csv_path.read_text()
     parallel = run_sweep(small_plan(tmp_path / "b"), workers=2).csv_path.read_text()
-    assert serial == parallel
+    assert serial == parallel  # tasks of whole points
+    monkeypatch.setattr(sweep_module, "WHOLE_POINT_FACTOR", 100)
+    per_replication = run_sweep(small_plan(tmp_path / "c"), workers=2).csv_path.read_text()
+    assert per_replication == serial
     plan = small_plan(tmp_path / "a")
     point = plan.points[3]
     saved = json.loads(plan.point_file(point).read_text())["summary"]
@@ -100,8 +103,14 @@ def _explode_at_rate_400(scenario, replication):
     return simulate(scenario, replication)
 
 
-def test_a_crashing_point_is_reported_and_the_others_are_kept(tmp_path, monkeypatch):
+@pytest.mark.parametrize("whole_point_factor", [2, 100])
+def test_a_crashing_point_is_reported_and_the_others_are_kept(tmp_path, monkeypatch,
+                                                              whole_point_factor):
+    import simulator.runner
+
+    monkeypatch.setattr(sweep_module, "WHOLE_POINT_FACTOR", whole_point_factor)
     monkeypatch.setattr(sweep_module, "simulate", _explode_at_rate_400)
+    monkeypatch.setattr(simulator.runner, "simulate", _explode_at_rate_400)
     plan = small_plan(tmp_path)
     outcome = run_sweep(plan, workers=1)
     assert set(outcome.failed) == {"p00002", "p00003"}
