@@ -10,6 +10,7 @@ something only on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import tempfile
 import time
@@ -35,15 +36,25 @@ def bench_scenario(n_requests: int, replications: int) -> Scenario:
     })
 
 
-def time_sweep(scenario: Scenario, grid: str, workers: int) -> float:
-    """Wall seconds of one complete sweep into a fresh temporary folder."""
+def time_sweep(scenario: Scenario, grid: str, workers: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of one complete sweep into a fresh temporary folder.
+
+    CPU counts this process and its finished workers: if it is well below
+    workers x wall, other programs were competing for the cores.
+    """
     with tempfile.TemporaryDirectory() as out:
         plan = make_plan(scenario, [parse_grid(grid, scenario)], False, Path(out))
-        started = time.perf_counter()
+        cpu_before, started = _cpu_s(), time.perf_counter()
         outcome = run_sweep(plan, workers=workers)
-        wall_s = time.perf_counter() - started
+        wall_s, cpu_s = time.perf_counter() - started, _cpu_s() - cpu_before
         assert outcome.csv_path is not None and not outcome.failed
-    return wall_s
+    return wall_s, cpu_s
+
+
+def _cpu_s() -> float:
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                           resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,9 +71,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.requests:,} requests, median of {args.repeats}")
     medians = {}
     for workers in (int(w) for w in args.workers.split(",")):
-        walls = [time_sweep(scenario, args.grid, workers) for _ in range(args.repeats)]
-        medians[workers] = statistics.median(walls)
-        shown = ", ".join(f"{w:.2f}" for w in walls)
+        runs = [time_sweep(scenario, args.grid, workers) for _ in range(args.repeats)]
+        medians[workers] = statistics.median(wall for wall, _ in runs)
+        shown = ", ".join(f"{wall:.2f} s wall / {cpu:.2f} s CPU" for wall, cpu in runs)
         print(f"  --workers {workers}: median {medians[workers]:.2f} s  (runs: {shown})")
     base = medians.get(1)
     for workers, wall_s in medians.items():

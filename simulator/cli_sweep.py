@@ -144,14 +144,16 @@ def _sigterm_as_interrupt():
               help="Column with one curve per value [default: the other swept key].")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png",
               show_default=True)
-def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt):
+@click.option("--dpi", type=click.IntRange(min=30, max=600), default=110, show_default=True,
+              help="Resolution of PNG figures.")
+def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi):
     """Draw figures of a saved sweep or run into RESULT_DIR (nothing is re-simulated)."""
     from .plots import default_kinds, make_plot
     from .saved import load_result
 
     result = load_result(result_dir)
     for kind in kinds or default_kinds(result):
-        path = make_plot(result, kind, result_dir, fmt, x_key, y_metric, hue_key)
+        path = make_plot(result, kind, result_dir, fmt, x_key, y_metric, hue_key, dpi)
         click.echo(str(path))
 
 
