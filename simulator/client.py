@@ -104,7 +104,7 @@ class ClientPlan:
                                 + self.response_delay_s[answered])
         late = (outcome == COMPLETED) & ~(received_s <= record.end_s)
         outcome[late] = IN_FLIGHT
-        if self.last_sent_s is not None:
+        if self.timeout_s is not None:
             undecided = ~answered & (self.last_sent_s + self.timeout_s > record.end_s)
             outcome[undecided] = IN_FLIGHT
         return outcome

@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from .config import _DURATION_JSON_SCHEMA, Seconds, Section
+from .units import parse_duration_s
 
 DelayDistribution = Literal["deterministic", "exponential", "gamma", "lognormal"]
 
@@ -57,7 +58,7 @@ def _mapping_or_duration(value: object) -> object:
     """A bare duration becomes `{mean: value}` (a fixed delay); mappings pass through."""
     if isinstance(value, dict | DelayConfig):
         return value
-    return {"mean": value}
+    return {"mean": parse_duration_s(value)}
 
 
 _DELAY_JSON_SCHEMA = {

@@ -67,14 +67,16 @@ class WindowView:
         rec = self.record
         sent = rec.sent_s >= rec.warmup_s
         done = sent & (rec.client_outcome == COMPLETED)
-        self.received_s = rec.received_s[done]
-        self.latency_s = self.received_s - rec.sent_s[done]
+        received_s = rec.received_s
+        self.latency_s = received_s[done] - rec.sent_s[done]
         self.arrivals = int(sent.sum())
         self.user_in_window = sent
+        answered = (rec.client_outcome == COMPLETED) & (received_s >= rec.warmup_s)
+        self.answers_in_window = int(answered.sum())
 
     def throughput_rps(self) -> float:
-        if self.record.has_client_path:
-            return float((self.received_s >= self.record.warmup_s).sum()) / self.window_s
+        if self.record.has_client_path:  # answers received in the window
+            return self.answers_in_window / self.window_s
         finish_s = self.record.batch_finish_s
         in_window = (finish_s >= self.record.warmup_s) & (finish_s <= self.record.end_s)
         return float(self.record.batch_size[in_window].sum()) / self.window_s
