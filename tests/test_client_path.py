@@ -224,3 +224,32 @@ def test_results_folder_holds_the_client_arrays(tmp_path, write_yaml):
     delivery = arrays["user_delivery"][answered]
     assert np.array_equal(arrays["replication"][delivery], arrays["user_replication"][answered])
     assert summary["network"]["attempts"] >= summary["network"]["requests"]
+
+
+junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6),
+                 st.floats(allow_nan=True, allow_infinity=True),
+                 st.sampled_from(["", "5ms", "-1ms", "1e300s", "nan", "both", "weibull",
+                                  "lognormal", "exponential", "1h"]),
+                 st.dictionaries(st.sampled_from(["mean", "cv", "distribution", "x"]),
+                                 st.one_of(st.floats(-1, 1e6), st.sampled_from(
+                                     ["1ms", "gamma", "lognormal", "deterministic"])),
+                                 max_size=3))
+NETWORK_KEYS = ["delay", "failure_probability", "lost_on", "timeout", "max_retries", "backoff"]
+
+
+@settings_for(150)
+@given(st.dictionaries(st.sampled_from(NETWORK_KEYS + ["bogus"]), junk, max_size=4),
+       st.dictionaries(st.sampled_from(["before", "after", "bogus"]), junk, max_size=2))
+def test_malformed_paths_are_one_line_errors_or_run(tmp_path_factory, network, overhead):
+    data = scenario_dict(network=network, run={"duration": 0.5, "replications": 1})
+    data["service"]["overhead"] = overhead
+    path = tmp_path_factory.mktemp("path") / "s.yaml"
+    path.write_text(json.dumps(data))
+    result = CliRunner().invoke(cli, ["run", str(path), "--no-save", "--format", "json"])
+    if result.exit_code == 0:
+        counts = json.loads(result.stdout)["requests"]
+        assert counts["arrived"] == sum(v for k, v in counts.items() if k != "arrived")
+        return
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: "), lines
