@@ -102,6 +102,13 @@ def test_after_overhead_leaves_the_servers_untouched():
         assert np.array_equal(getattr(a, name), getattr(b, name))
 
 
+def test_the_network_leaves_the_arrival_stream_alone():
+    plain = Scenario.model_validate(scenario_dict())
+    lossy = with_path(plain, {"before": {"mean": "1ms", "distribution": "exponential"}},
+                      NETWORK)
+    assert np.array_equal(simulate(lossy, 0).sent_s, simulate(plain, 0).arrival_s)
+
+
 def test_lossless_zero_delay_network_is_no_network():
     plain = Scenario.model_validate(scenario_dict())
     net = with_path(plain, network={"failure_probability": 0.0})
@@ -147,6 +154,9 @@ def test_retries_follow_the_geometric_law(p, retries, lost_on):
     scenario = with_path(Scenario.model_validate(scenario_dict(
         run={"duration": 20.0, "warmup": 0, "replications": 4})), network=network)
     records = run(scenario).records
+    for r in records:  # a duration run: late retries leave requests in flight, in the books
+        counts = r.counts()
+        assert counts["arrived"] == sum(v for k, v in counts.items() if k != "arrived")
     attempts = np.concatenate([r.attempts for r in records])
     expected = geometric_attempts(p, retries)
     se = attempts.std() / math.sqrt(attempts.size)
