@@ -99,10 +99,7 @@ class ClientPlan:
         answered = self.delivery >= 0
         outcome = np.full(self.delivery.size, FAILED, dtype=np.int8)
         outcome[answered] = record.outcome[self.delivery[answered]]
-        received_s = np.full(self.delivery.size, np.nan)
-        received_s[answered] = (record.finish_s[self.delivery[answered]]
-                                + self.response_delay_s[answered])
-        late = (outcome == COMPLETED) & ~(received_s <= record.end_s)
+        late = (outcome == COMPLETED) & ~(record.received_s <= record.end_s)
         outcome[late] = IN_FLIGHT
         if self.timeout_s is not None:
             undecided = ~answered & (self.last_sent_s + self.timeout_s > record.end_s)
