@@ -172,13 +172,15 @@ def test_retries_follow_the_geometric_law(p, retries, lost_on):
     assert abs(at_servers - reached) < 4 * math.sqrt(attempts.var() / attempts.size) * share_in
 
 
-def test_retries_arrive_after_timeout_and_backoff():
+@pytest.mark.parametrize("multiplier", [1.0, 2.0])
+def test_retries_arrive_after_timeout_and_backoff(multiplier):
     network = {"failure_probability": 0.5, "timeout": "30ms", "backoff": "7ms",
-               "max_retries": 4, "lost_on": "request"}
+               "backoff_multiplier": multiplier, "max_retries": 4, "lost_on": "request"}
     r = simulate(with_path(Scenario.model_validate(scenario_dict()), network=network), 0)
-    step_s = 0.037
-    gap_s = r.last_sent_s - r.sent_s
-    assert np.allclose(gap_s, (r.attempts - 1) * step_s)
+    retries = r.attempts - 1
+    backoffs_s = 0.007 * np.array([sum(multiplier**j for j in range(k)) for k in retries])
+    assert np.allclose(r.last_sent_s - r.sent_s, retries * 0.030 + backoffs_s)
+    assert retries.max() == 4
 
 
 # -- schema and bad input -------------------------------------------------------------
@@ -186,7 +188,7 @@ def test_schema_lists_the_new_keys():
     schema = json.loads(CliRunner().invoke(cli, ["schema"]).stdout)
     text = json.dumps(schema)
     for key in ("overhead", "before", "after", "failure_probability", "max_retries",
-                "backoff", "lost_on"):
+                "backoff", "backoff_multiplier", "lost_on"):
         assert f'"{key}"' in text, key
     assert "network" in schema["properties"]
 
@@ -244,7 +246,8 @@ junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6),
                                  st.one_of(st.floats(-1, 1e6), st.sampled_from(
                                      ["1ms", "gamma", "lognormal", "deterministic"])),
                                  max_size=3))
-NETWORK_KEYS = ["delay", "failure_probability", "lost_on", "timeout", "max_retries", "backoff"]
+NETWORK_KEYS = ["delay", "failure_probability", "lost_on", "timeout", "max_retries", "backoff",
+                "backoff_multiplier"]
 
 
 @settings_for(150)
