@@ -266,3 +266,13 @@ def test_malformed_paths_are_one_line_errors_or_run(tmp_path_factory, network, o
     assert result.exit_code == 2, (result.output, result.exception)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}: "), lines
+
+
+def test_same_result_whatever_the_worker_count():
+    scenario = with_path(Scenario.model_validate(scenario_dict(run={"duration": 5.0,
+                                                                    "replications": 2})),
+                         {"before": {"mean": "1ms", "distribution": "gamma", "cv": 2.0}},
+                         NETWORK)
+    a, b = run(scenario, workers=1).summary, run(scenario, workers=2).summary
+    assert a["latency"] == b["latency"] and a["network"] == b["network"]
+    assert a["requests"] == b["requests"]
