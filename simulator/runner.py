@@ -121,6 +121,10 @@ def result_warnings(scenario: Scenario, stats: dict) -> list[str]:
         notes.append(f"the system is unstable (utilisation {stats['utilization']:.1%}"
                      f"{', saturated' if stats['saturated'] else ''}): steady-state figures "
                      "are meaningless")
+    late = stats.get("network", {}).get("late_responses", 0)
+    if late:
+        notes.append(f"{late} answers took longer than network.timeout: a real client would "
+                     "have retried them, and this model retries lost attempts only")
     return notes
 
 

@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 
 from .arrivals import ARRIVAL_PROCESSES
 from .batching import BATCHING_POLICIES
+from .client import NetworkConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError, translate_validation_error
 from .service import ServiceConfig
@@ -165,6 +166,8 @@ class Scenario(Section):
         None, description="machine types to choose from; servers.hardware picks one")
     queue: QueueSection = Field(default_factory=QueueSection)
     slo: SloSection | None = None
+    network: NetworkConfig | None = Field(
+        None, description="client <-> server network: delay, lost attempts, retries")
 
     @model_validator(mode="after")
     def _cross_checks(self):

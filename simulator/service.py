@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, Strict, ValidationInfo, model_validator
 
+from .client import OverheadConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError
 
@@ -59,6 +60,8 @@ class ServiceConfig(Section):
     fit: ServiceFit | None = None
     distribution: Distribution = "deterministic"
     cv: float = Field(0.0, ge=0, le=10, description="coefficient of variation of the noise")
+    overhead: OverheadConfig | None = Field(
+        None, description="per-request delays outside the server (do not occupy it)")
 
     @model_validator(mode="before")
     @classmethod
