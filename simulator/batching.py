@@ -93,6 +93,8 @@ class BatchingPolicy:
     """Base: decision state of one replication's batcher."""
 
     tracks_arrivals: ClassVar[bool] = False
+    learns: ClassVar[bool] = False
+    """True when the policy wants `completed` after every batch (feedback policies)."""
     Config: ClassVar[type[BatchingConfig]]
 
     def __init__(self, config: BatchingConfig):
@@ -106,6 +108,9 @@ class BatchingPolicy:
 
     def dropped(self, count: int) -> None:
         """The `count` oldest queued requests left the queue (timed out)."""
+
+    def completed(self, now_s: float, size: int, service_s: float) -> None:
+        """A batch of `size` finished at `now_s` after `service_s` (only if `learns`)."""
 
     def decide(self, now_s: float, queued: int, oldest_s: float, free: int) -> Dispatch | Wait:
         raise NotImplementedError

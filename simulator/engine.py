@@ -30,6 +30,10 @@ from .service import ServiceSampler
 
 def simulate(scenario: Scenario, replication: int = 0) -> ReplicationRecord:
     """Run replication `replication` of `scenario` and return what it observed."""
+    if scenario.uses_fleet:
+        from .fleet import simulate_fleet
+
+        return simulate_fleet(scenario, replication)
     arrivals = scenario.arrival
     run = scenario.run
     times_s = arrivals.times_s(stream(scenario.seed, replication, "arrivals"),

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .breakdown import breakdowns
 from .records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
@@ -143,6 +144,7 @@ def summarize(records: Sequence[ReplicationRecord], slo_latency_s: float | None)
         "utilization_ci95": t_half_width([p["utilization"] for p in per_rep]),
         "per_replication": [_compact(p) for p in per_rep],
     }
+    summary.update(breakdowns(records, slo_latency_s))
     return summary
 
 

@@ -24,6 +24,10 @@ class ReplicationRecord:
     started), `outcome` (codes above). Batches: `batch_start_s`,
     `batch_finish_s` (NaN while in service at the end), `batch_size`,
     `batch_charged` (padded size the server paid for), `batch_server`.
+    With `replicas:`, `replica` (per request, -1 if not yet routed) and
+    `batch_replica`; with `classes:`, `request_class` (index into
+    `class_names`, whose SLOs are `class_slo_s`). With `adaptive` batching,
+    `batch_cap` is the batch-size cap in force when each batch was cut.
     """
 
     replication: int
@@ -39,6 +43,14 @@ class ReplicationRecord:
     batch_size: np.ndarray
     batch_charged: np.ndarray
     batch_server: np.ndarray
+    # set only by the fleet model (replicas: / classes:) and adaptive batching
+    replicas: int = 1
+    replica: np.ndarray | None = None
+    batch_replica: np.ndarray | None = None
+    request_class: np.ndarray | None = None
+    class_names: tuple[str, ...] | None = None
+    class_slo_s: tuple[float | None, ...] | None = None
+    batch_cap: np.ndarray | None = None
 
     @property
     def start_s(self) -> np.ndarray:

@@ -20,6 +20,7 @@ from .batching import BATCHING_POLICIES
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError, translate_validation_error
 from .service import ServiceConfig
+from .topology import Discipline, ReplicasSection, RequestClass, check_classes
 from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
 
 MAX_EXPECTED_ARRIVALS = 100_000_000
@@ -141,6 +142,9 @@ class QueueSection(Section):
                           "rejected")
     timeout: PositiveSeconds | None = Field(None, description="a request not started within "
                                             "this is dropped")
+    discipline: Discipline = Field("fifo", description="which queued request is batched "
+                                   "next: fifo, priority (classes: priority) or edf "
+                                   "(earliest arrival + class slo)")
 
 
 class SloSection(Section):
@@ -165,10 +169,16 @@ class Scenario(Section):
         None, description="machine types to choose from; servers.hardware picks one")
     queue: QueueSection = Field(default_factory=QueueSection)
     slo: SloSection | None = None
+    replicas: ReplicasSection | None = Field(
+        None, description="independent replicas behind a router (see topology)")
+    classes: list[RequestClass] | None = Field(
+        None, description="request classes: share of arrivals, slo, priority, queue policy")
 
     @model_validator(mode="after")
     def _cross_checks(self):
         self._pick_hardware()
+        check_classes(self.classes, self.queue.discipline, self.slo.latency if self.slo else None,
+                      self.batching)
         largest = self.service.largest_table_size
         if largest is not None and self.batching.largest_charged_size > largest:
             raise FieldError("batching.max_batch_size",
@@ -255,7 +265,13 @@ class Scenario(Section):
         """Largest sustainable throughput: every server busy with full batches."""
         size = self.batching.max_batch_size
         busy_s = self.service.mean_s(self.batching.charged_size(size))
-        return self.servers.count * size / busy_s
+        speed = sum(1 / f for f in self.replicas.factors()) if self.replicas else 1.0
+        return speed * self.servers.count * size / busy_s
+
+    @property
+    def uses_fleet(self) -> bool:
+        """True when replicas or classes need the fleet model (not the plain loop)."""
+        return self.replicas is not None or self.classes is not None
 
     @property
     def offered_load(self) -> float:
