@@ -24,7 +24,7 @@ import simpy
 
 from .batching import INF, Dispatch
 from .disciplines import ClassQueue, ClassSpec
-from .engine import _delay_until
+from .engine import _delay_until, expected_service
 from .records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
 from .scenario import Scenario
@@ -102,6 +102,7 @@ class Replica:
         scenario = fleet.scenario
         self.fleet, self.env, self.index, self.factor = fleet, fleet.env, index, factor
         self.policy = scenario.batching.build()
+        self.policy.bind_service(expected_service(scenario, factor))
         self.sample_s = sampler.sample_s
         self.servers = scenario.servers.count
         self.capacity = scenario.queue.capacity
@@ -256,7 +257,19 @@ class Fleet:
             batch_replica=np.asarray(ledger.replica, dtype=np.int32),
             request_class=self.klass if classes else None,
             class_names=tuple(c.name for c in classes) if classes else None,
-            class_slo_s=tuple(c.slo for c in classes) if classes else None)
+            class_slo_s=tuple(c.slo for c in classes) if classes else None,
+            batch_cap=self._cap_history())
+
+    def _cap_history(self) -> np.ndarray | None:
+        """Each batch's cap under `adaptive` batching, from its replica's policy."""
+        histories = [getattr(r.policy, "cap_history", None) for r in self.replicas]
+        if histories[0] is None:
+            return None
+        batch_replica = np.asarray(self.ledger.replica, dtype=np.int64)
+        caps = np.zeros(batch_replica.size, dtype=np.int64)
+        for index, history in enumerate(histories):
+            caps[batch_replica == index] = history
+        return caps
 
 
 class Router:

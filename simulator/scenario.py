@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from .arrivals import ARRIVAL_PROCESSES
-from .batching import BATCHING_POLICIES
+from .batching import BATCHING_POLICIES, resolve_latency_objective
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError, translate_validation_error
 from .service import ServiceConfig
@@ -177,6 +177,7 @@ class Scenario(Section):
     @model_validator(mode="after")
     def _cross_checks(self):
         self._pick_hardware()
+        resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
         check_classes(self.classes, self.queue.discipline, self.slo.latency if self.slo else None,
                       self.batching)
         largest = self.service.largest_table_size

@@ -136,6 +136,9 @@ def test_queue_policy_timeout_reject_and_delay_and_max_queue_size():
      "classes.0.slo: edf needs a deadline"),
     ({"batching": {"policy": "window", "max_batch_size": 4},
       "classes": [{"name": "a", "share": 1.0}]}, "batching.policy: classes: need a batcher"),
+    ({"batching": {"policy": "slo_aware", "max_batch_size": 4}},
+     "batching.latency_objective: slo_aware needs a latency objective"),
+    ({"batching": {"policy": "adaptive", "max_batch_size": 4}}, "batching.latency_objective"),
 ])
 def test_bad_topology_exits_2_with_one_line(write_yaml, patch, fragment):
     path = write_yaml(scenario_dict(**patch))
