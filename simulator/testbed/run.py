@@ -27,17 +27,26 @@ from .model import BLAS_THREAD_VARIABLES, DEFAULT_HIDDEN
 
 START_MARGIN_S = 0.05
 SERVER_START_TIMEOUT_S = 60.0
+SERVER_CPU, CLIENT_CPU = 1, 0
 
 
 def run_testbed(rate_rps: float, max_batch_size: int, max_queue_delay_s: float,
-                duration_s: float, out: Path, seed: int = 1, hidden: int = DEFAULT_HIDDEN
-                ) -> Path:
-    """One measured run; returns the path of the log written."""
+                duration_s: float, out: Path, seed: int = 1, hidden: int = DEFAULT_HIDDEN,
+                pin_cpus: bool = False) -> Path:
+    """One measured run; returns the path of the log written.
+
+    `pin_cpus` puts the server on CPU 1 and this process on CPU 0 (less
+    interference on a quiet machine; worse on a busy one, where a pinned
+    process cannot escape another's load).
+    """
     with tempfile.TemporaryDirectory(prefix="batchsim-testbed-") as tmp:
         stamps_path = Path(tmp) / "server.npz"
-        server = _start_server(max_batch_size, max_queue_delay_s, hidden, stamps_path)
+        server = _start_server(max_batch_size, max_queue_delay_s, hidden, stamps_path,
+                               pin_cpus)
         try:
             port = _read_port(server)
+            if pin_cpus:
+                os.sched_setaffinity(0, {CLIENT_CPU})
             start_ns = time.perf_counter_ns() + int(START_MARGIN_S * 1e9)
             schedule = loadgen.poisson_schedule_ns(rate_rps, duration_s, seed, start_ns)
             client = loadgen.drive(port, schedule)
@@ -52,17 +61,21 @@ def run_testbed(rate_rps: float, max_batch_size: int, max_queue_delay_s: float,
     columns = merge_stamps(client, stamps, start_ns)
     settings = {"source": "batchsim-testbed", "rate_rps": f"{rate_rps:g}",
                 "max_batch_size": max_batch_size, "max_queue_delay_s": f"{max_queue_delay_s:g}",
-                "duration_s": f"{duration_s:g}", "seed": seed, "hidden": hidden}
+                "duration_s": f"{duration_s:g}", "seed": seed, "hidden": hidden,
+                "pinned": int(pin_cpus)}
     write_log(out, columns, settings)
     return out
 
 
-def _start_server(max_batch_size, max_queue_delay_s, hidden, stamps_path) -> subprocess.Popen:
+def _start_server(max_batch_size, max_queue_delay_s, hidden, stamps_path, pin_cpus
+                  ) -> subprocess.Popen:
     env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
     command = [sys.executable, "-m", "simulator.testbed.server",
                "--max-batch-size", str(max_batch_size),
                "--max-queue-delay-s", repr(max_queue_delay_s), "--hidden", str(hidden),
                "--out", str(stamps_path)]
+    if pin_cpus:
+        command += ["--cpu", str(SERVER_CPU)]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
@@ -112,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the arrival schedule")
     parser.add_argument("--hidden", type=int, default=DEFAULT_HIDDEN,
                         help="hidden width of the MLP")
+    parser.add_argument("--pin-cpus", action="store_true",
+                        help="server on CPU 1, load generator on CPU 0 (for quiet machines)")
     parser.add_argument("--out", type=Path, required=True, help="log CSV to write")
     args = parser.parse_args(argv)
     try:
@@ -122,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.rate <= 0 or args.max_batch_size < 1 or duration_s <= 0:
         parser.error("--rate, --max-batch-size and --duration must be positive")
     path = run_testbed(args.rate, args.max_batch_size, delay_s, duration_s, args.out,
-                       args.seed, args.hidden)
+                       args.seed, args.hidden, args.pin_cpus)
     print(f"log: {path}")
 
 

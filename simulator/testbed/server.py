@@ -13,9 +13,11 @@ loops:
   the oldest `max_batch_size` go at once; else if the oldest has waited
   `max_queue_delay`, all queued go; else wait for the next arrival or that
   deadline. Batches are only cut when the (single) worker is free;
-- a batch runs `MLP.forward` (stamps `start` and `finish`), its answer (the
-  ids) goes back in one datagram, then every request that arrived meanwhile
-  is read.
+- a batch runs `MLP.forward` (stamps `start` and `finish`), then every
+  request that arrived meanwhile is read, then the answer (the ids) goes back
+  in one datagram, last, so that the worker is free again about when the
+  client gets the answer (`batchsim calibrate` counts this turnaround, from
+  `finish` to the next decision, as part of the server's occupancy).
 
 A datagram with id -1 stops it; it then saves its stamps (CLOCK_MONOTONIC
 nanoseconds, comparable across processes) to the `.npz` file it was given.
@@ -24,6 +26,7 @@ nanoseconds, comparable across processes) to the `.npz` file it was given.
 from __future__ import annotations
 
 import argparse
+import os
 import select
 import socket
 import struct
@@ -50,13 +53,8 @@ class Batcher:
         self.queue: deque[tuple[int, int]] = deque()  # (request id, enqueue ns)
         self.client = None
         self.stopped = False
-        self.req_id: list[int] = []
-        self.req_enqueue_ns: list[int] = []
-        self.req_idle: list[int] = []
-        self.req_batch: list[int] = []
-        self.batch_start_ns: list[int] = []
-        self.batch_finish_ns: list[int] = []
-        self.batch_size: list[int] = []
+        self.req_idle: list[int] = []  # per request read, in reading order
+        self.batches: list[tuple[int, int, list[tuple[int, int]]]] = []
 
     def warm_up(self) -> None:
         for size in range(1, self.max_batch_size + 1):
@@ -69,7 +67,6 @@ class Batcher:
             size = self._batch_to_cut(now_ns)
             if size:
                 self._run_batch(size)
-                self._read_waiting(idle=False)
                 continue
             self._wait(now_ns)
 
@@ -92,53 +89,43 @@ class Batcher:
 
     def _read_waiting(self, idle: bool) -> None:
         """Enqueue every request already delivered to the socket (never blocks)."""
-        sock = self.sock
-        sock.setblocking(False)
-        try:
-            while True:
-                try:
-                    data, address = sock.recvfrom(64)
-                except BlockingIOError:
-                    return
-                (request_id,) = REQUEST.unpack(data)
-                if request_id == STOP_ID:
-                    self.stopped = True
-                    return
-                self.client = address
-                self.queue.append((request_id, time.perf_counter_ns()))
-                self.req_idle.append(int(idle))
-        finally:
-            sock.setblocking(True)
+        recvfrom, append, clock = self.sock.recvfrom, self.queue.append, time.perf_counter_ns
+        while True:
+            try:
+                data, address = recvfrom(64)
+            except BlockingIOError:
+                return
+            (request_id,) = REQUEST.unpack(data)
+            if request_id == STOP_ID:
+                self.stopped = True
+                return
+            self.client = address
+            append((request_id, clock()))
+            self.req_idle.append(int(idle))
 
     def _run_batch(self, size: int) -> None:
-        batch_id = len(self.batch_size)
-        members = [self.queue.popleft() for _ in range(size)]
+        queue = self.queue
+        members = [queue.popleft() for _ in range(size)]
         start_ns = time.perf_counter_ns()
         self.model.forward(size)
         finish_ns = time.perf_counter_ns()
-        ids = [rid for rid, _ in members]
-        self.sock.sendto(struct.pack(f"<{size}q", *ids), self.client)
-        for rid, enqueue_ns in members:
-            self.req_id.append(rid)
-            self.req_enqueue_ns.append(enqueue_ns)
-            self.req_batch.append(batch_id)
-        self.batch_start_ns.append(start_ns)
-        self.batch_finish_ns.append(finish_ns)
-        self.batch_size.append(size)
+        self.batches.append((start_ns, finish_ns, members))  # unpacked by save()
+        self._read_waiting(idle=False)
+        self.sock.sendto(struct.pack(f"<{size}q", *[m[0] for m in members]), self.client)
 
     def save(self, path: str) -> None:
         import numpy as np
 
-        # req_idle is appended on read, the others on service: align by read order
-        served = len(self.req_id)
-        order_idle = self.req_idle[:served]
-        np.savez(path, req_id=np.array(self.req_id, dtype=np.int64),
-                 req_enqueue_ns=np.array(self.req_enqueue_ns, dtype=np.int64),
-                 req_idle=np.array(order_idle, dtype=np.int8),
-                 req_batch=np.array(self.req_batch, dtype=np.int64),
-                 batch_start_ns=np.array(self.batch_start_ns, dtype=np.int64),
-                 batch_finish_ns=np.array(self.batch_finish_ns, dtype=np.int64),
-                 batch_size=np.array(self.batch_size, dtype=np.int64))
+        members = [m for _, _, batch in self.batches for m in batch]
+        sizes = [len(batch) for _, _, batch in self.batches]
+        served = len(members)  # FIFO: the first `served` requests read are those served
+        np.savez(path, req_id=np.array([m[0] for m in members], dtype=np.int64),
+                 req_enqueue_ns=np.array([m[1] for m in members], dtype=np.int64),
+                 req_idle=np.array(self.req_idle[:served], dtype=np.int8),
+                 req_batch=np.repeat(np.arange(len(sizes)), sizes).astype(np.int64),
+                 batch_start_ns=np.array([b[0] for b in self.batches], dtype=np.int64),
+                 batch_finish_ns=np.array([b[1] for b in self.batches], dtype=np.int64),
+                 batch_size=np.array(sizes, dtype=np.int64))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,10 +134,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-queue-delay-s", type=float, required=True)
     parser.add_argument("--hidden", type=int, required=True)
     parser.add_argument("--out", required=True, help=".npz file for the stamps")
+    parser.add_argument("--cpu", type=int, help="pin the server to this CPU")
     args = parser.parse_args(argv)
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)  # reads never block; the server sleeps in select
     batcher = Batcher(sock, args.max_batch_size, args.max_queue_delay_s, args.hidden)
     batcher.warm_up()
     print(sock.getsockname()[1], flush=True)
