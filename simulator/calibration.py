@@ -11,10 +11,12 @@ real server" section explains the model):
   fewer than `min_samples` times are interpolated by the table; sizes above
   the largest seen, up to `max_batch_size`, come from a least-squares line);
   or, with `empirical`, the occupancies themselves in a samples file;
-- `service.overhead.before`: from the client's scheduled send to the batcher
-  seeing the request, for requests that reached an idle server (the others
-  waited for a busy worker, which the simulation models itself), plus the
-  median dispatch time of a batch cut from idle;
+- `service.overhead.before`: from the client's scheduled send to the request's
+  arrival at the server (`arrival_s`, a kernel stamp; without it, to the
+  batcher reading it, for requests that reached an idle server only);
+- wake-up: how long after the dispatch rule made it due a batch cut from idle
+  starts (the idle server's wake-up; requests arriving meanwhile join it, so
+  it acts as extra `max_queue_delay`, where the scenario carries its median);
 - `service.overhead.after`: from the model's finish to the client reading the
   answer, minus the turnaround already counted in the occupancy (clipped at 0).
 Delays are fitted as lognormal by their mean and cv.
@@ -40,7 +42,7 @@ class Fit:
     sizes: np.ndarray          # per batch
     occupancy_s: np.ndarray    # per batch
     turnaround_s: float
-    dispatch_s: float
+    wakeup_s: float
     before_s: np.ndarray
     after_s: np.ndarray
     notes: list[str] = field(default_factory=list)
@@ -48,69 +50,70 @@ class Fit:
 
 def measure(logs: list[ServeLog]) -> Fit:
     """Pool the batches and request delays of every log."""
-    sizes, model_s, gaps, dispatch, before, after = [], [], [], [], [], []
+    sizes, model_s, gaps, wakeups, before, after = [], [], [], [], [], []
     for log in logs:
-        start, finish, size, from_idle = _batches(log)
+        start, finish, size, from_idle, due = _batches(log)
         sizes.append(size)
         model_s.append(finish - start)
-        back_to_back = ~from_idle[1:]
-        gaps.append((start[1:] - finish[:-1])[back_to_back])
-        dispatch.append(_dispatch_s(log, from_idle))
+        gaps.append((start[1:] - finish[:-1])[~from_idle[1:]])
+        wakeups.append(np.clip(start - due, 0, None)[from_idle])
+        before.append(_before_s(log))
     turnaround_s = _median(np.concatenate(gaps))
-    dispatch_s = _median(np.concatenate(dispatch))
+    wakeup_s = _median(np.concatenate(wakeups))
     notes = [f"turnaround {turnaround_s * 1e6:.0f} us (median of "
-             f"{sum(g.size for g in gaps)} back-to-back gaps), dispatch from idle "
-             f"{dispatch_s * 1e6:.0f} us"]
+             f"{sum(g.size for g in gaps)} back-to-back gaps), wake-up {wakeup_s * 1e6:.0f} us "
+             f"(median over {sum(w.size for w in wakeups)} batches cut from idle)"]
     for log in logs:
         answered = log.answered
-        if log.has("enqueue_s") and log.has("idle_arrival"):
-            idle = answered & (log["idle_arrival"] == 1)
-            before.append(log["enqueue_s"][idle] - log["scheduled_s"][idle] + dispatch_s)
         after.append(log["received_s"][answered] - log["batch_finish_s"][answered]
                      - turnaround_s)
-    before_s = np.concatenate(before) if before else np.zeros(0)
-    if not before:
-        notes.append("no enqueue_s/idle_arrival columns: overhead.before not fitted")
     return Fit(np.concatenate(sizes), np.concatenate(model_s) + turnaround_s, turnaround_s,
-               dispatch_s, np.clip(before_s, 0, None),
+               wakeup_s, np.clip(np.concatenate(before), 0, None),
                np.clip(np.concatenate(after), 0, None), notes)
 
 
-def _batches(log: ServeLog) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Batches in start order, and whether each was cut with an idle-arrival in it."""
-    start, finish, size = log.batches()
-    from_idle = np.ones(start.size, dtype=bool)
+def _before_s(log: ServeLog) -> np.ndarray:
+    """Scheduled send -> arrival at the server (kernel stamp), or, without `arrival_s`,
+    -> enqueue for requests that reached an idle server."""
+    answered = log.answered
+    if log.has("arrival_s"):
+        return log["arrival_s"][answered] - log["scheduled_s"][answered]
+    if log.has("enqueue_s") and log.has("idle_arrival"):
+        idle = answered & (log["idle_arrival"] == 1)
+        return log["enqueue_s"][idle] - log["scheduled_s"][idle]
+    return np.zeros(0)
+
+
+def _batches(log: ServeLog):
+    """Per batch in start order: start, finish, size, whether it was cut from idle
+    (holds a request that reached an idle server) and when the dispatch rule made it
+    due (oldest arrival + max_queue_delay, or the arrival that filled it)."""
+    answered = log.answered
+    ids = log["batch_id"][answered]
+    batch_ids, first = np.unique(ids, return_index=True)
+    index = np.searchsorted(batch_ids, ids)
+    rows = np.flatnonzero(answered)[first]
+    start = log["batch_start_s"][rows]
+    finish = log["batch_finish_s"][rows]
+    size = log["batch_size"][rows].astype(np.int64)
+    from_idle = np.ones(batch_ids.size, dtype=bool)
     if log.has("idle_arrival"):
-        answered = log.answered
-        batch_ids = np.unique(log["batch_id"][answered])
-        idle_ids = np.unique(log["batch_id"][answered & (log["idle_arrival"] == 1)])
-        order = np.argsort(_first_start(log, batch_ids), kind="stable")
-        from_idle = np.isin(batch_ids[order], idle_ids)
-    return start, finish, size, from_idle
-
-
-def _first_start(log: ServeLog, batch_ids: np.ndarray) -> np.ndarray:
-    answered = log.answered
-    ids = log["batch_id"][answered]
-    start = log["batch_start_s"][answered]
-    starts = np.empty(batch_ids.size)
-    starts[np.searchsorted(batch_ids, ids)] = start
-    return starts
-
-
-def _dispatch_s(log: ServeLog, from_idle: np.ndarray) -> np.ndarray:
-    """Start minus the last enqueue, of batches cut from idle (only logs with delay 0)."""
-    delay = log.setting("max_queue_delay_s")
-    if not log.has("enqueue_s") or (delay is not None and delay > 0):
-        return np.zeros(0)
-    answered = log.answered
-    ids = log["batch_id"][answered]
-    batch_ids = np.unique(ids)
-    last = np.full(batch_ids.size, -np.inf)
-    np.maximum.at(last, np.searchsorted(batch_ids, ids), log["enqueue_s"][answered])
-    starts = _first_start(log, batch_ids)
-    order = np.argsort(starts, kind="stable")
-    return (starts - last)[order][from_idle]
+        from_idle[:] = False
+        np.logical_or.at(from_idle, index, log["idle_arrival"][answered] == 1)
+    arrival = log["arrival_s" if log.has("arrival_s") else "scheduled_s"][answered]
+    oldest = np.full(batch_ids.size, np.inf)
+    newest = np.full(batch_ids.size, -np.inf)
+    np.minimum.at(oldest, index, arrival)
+    np.maximum.at(newest, index, arrival)
+    delay = log.setting("max_queue_delay_s") or 0.0
+    limit = log.setting("max_batch_size", int)
+    due = oldest + delay
+    if limit:
+        due = np.where(size >= limit, np.minimum(due, newest), due)
+    if not log.has("arrival_s"):
+        from_idle[:] = False  # no server-side arrival stamp: wake-up not measurable
+    order = np.argsort(start, kind="stable")
+    return start[order], finish[order], size[order], from_idle[order], due[order]
 
 
 def _median(values: np.ndarray) -> float:

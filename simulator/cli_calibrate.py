@@ -54,10 +54,12 @@ def calibrate(logs, output, empirical, max_batch_size):
         service["overhead"] = overhead
     first = parsed[0]
     data = {"name": _name(output.stem),
-            "description": f"calibrated by batchsim calibrate from {', '.join(map(str, logs))}",
+            "description": f"calibrated by batchsim calibrate from {', '.join(map(str, logs))}; "
+                           f"batching.max_queue_delay includes the server's wake-up "
+                           f"({fit.wakeup_s * 1e6:.0f}us)",
             "seed": 1, "run": {"duration": "30s", "warmup": "1s", "replications": 5},
             "arrival": {"process": "poisson", "rate": round(float(first.arrival_rate_rps()), 3)},
-            "batching": _batching(first, size), "service": service}
+            "batching": _batching(first, size, fit.wakeup_s), "service": service}
     try:
         if empirical:
             write_samples(samples, fit.sizes, fit.occupancy_s)
@@ -68,6 +70,8 @@ def calibrate(logs, output, empirical, max_batch_size):
         raise ScenarioError(str(output), None, f"cannot write: {exc.strerror}") from None
     for note in [*fit.notes, *notes]:
         click.echo(note, err=True)
+    click.echo(f"batching.max_queue_delay includes the wake-up; to predict a log: batchsim "
+               f"validate {output} LOG --dispatch-delay {fit.wakeup_s * 1e6:.0f}us", err=True)
     click.echo(f"written: {output}" + (f" and {samples}" if empirical else ""), err=True)
 
 
@@ -77,10 +81,12 @@ def _largest_batch_size(logs, fit) -> int:
     return max(recorded) if recorded else int(fit.sizes.max())
 
 
-def _batching(log, largest: int) -> dict:
+def _batching(log, largest: int, wakeup_s: float) -> dict:
+    """The first log's batching; its delay plus the server's wake-up (see calibration)."""
     size = log.setting("max_batch_size", int) or largest
-    delay = log.setting("max_queue_delay_s") or 0.0
-    return {"policy": "dynamic", "max_batch_size": min(size, largest), "max_queue_delay": delay}
+    delay = (log.setting("max_queue_delay_s") or 0.0) + wakeup_s
+    return {"policy": "dynamic", "max_batch_size": min(size, largest),
+            "max_queue_delay": float(f"{delay:.6g}")}
 
 
 def _name(stem: str) -> str:
@@ -111,10 +117,13 @@ def _write_atomic(path: Path, text: str) -> None:
               show_default=True)
 @click.option("--keep-batching", is_flag=True,
               help="Use the scenario's batching even when the log records its own.")
+@click.option("--dispatch-delay", default="0", show_default=True,
+              help="Added to the log's max_queue_delay: the server's wake-up that "
+                   "batchsim calibrate reports.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 def validate(scenario_file, log, overrides, arrivals, warmup, replications, keep_batching,
-             fmt):
+             dispatch_delay, fmt):
     """Predict LOG's latency with SCENARIO_FILE and compare with what LOG measured.
 
     Prints measured and predicted p50, p90, p95, p99 and mean latency with the
@@ -126,13 +135,11 @@ def validate(scenario_file, log, overrides, arrivals, warmup, replications, keep
 
     scenario = load_scenario_arg(scenario_file, overrides)
     parsed = read_log(log)
-    try:
-        warmup_s = parse_duration_s(warmup)
-    except ValueError as exc:
-        raise ScenarioError("--warmup", None, str(exc), warmup) from None
+    warmup_s = _duration_option("--warmup", warmup)
+    dispatch_s = _duration_option("--dispatch-delay", dispatch_delay)
     try:
         comparison = predict(scenario, parsed, warmup_s, arrivals, replications,
-                             use_log_batching=not keep_batching)
+                             use_log_batching=not keep_batching, dispatch_delay_s=dispatch_s)
     except ValueError as exc:
         raise ScenarioError(str(log), None, str(exc)) from None
     if fmt == "json":
@@ -144,3 +151,10 @@ def validate(scenario_file, log, overrides, arrivals, warmup, replications, keep
         warn(f"batching from the log: max_batch_size {batching['max_batch_size']}, "
              f"max_queue_delay {batching['max_queue_delay']:g}s")
     click.echo(render(comparison, f"{scenario_file} vs {log}"))
+
+
+def _duration_option(name: str, text: str) -> float:
+    try:
+        return parse_duration_s(text)
+    except ValueError as exc:
+        raise ScenarioError(name, None, str(exc), text) from None

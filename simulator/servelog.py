@@ -4,11 +4,12 @@ Owns the log that `python -m simulator.testbed.run` writes and that
 `batchsim calibrate` / `batchsim validate` read. One row per request, times in
 seconds on one clock (any origin):
 
-    request_id, batch_id, batch_size, scheduled_s, sent_s, enqueue_s,
+    request_id, batch_id, batch_size, scheduled_s, sent_s, arrival_s, enqueue_s,
     batch_start_s, batch_finish_s, received_s, idle_arrival
 
 `scheduled_s` is the open-loop arrival the request stands for (latency is
-measured from it), `enqueue_s` when the batcher saw it, `batch_start_s` /
+measured from it), `sent_s` when the client sent it, `arrival_s` when it
+reached the server (kernel receive stamp), `enqueue_s` when the batcher read it, `batch_start_s` /
 `batch_finish_s` its batch's model call, `received_s` when the client read the
 answer. `idle_arrival` is 1 when the request reached an idle server (its
 enqueue stamp is then its true arrival at the batcher). An unanswered request
@@ -30,12 +31,12 @@ import numpy as np
 
 from .errors import ScenarioError
 
-COLUMNS = ("request_id", "batch_id", "batch_size", "scheduled_s", "sent_s", "enqueue_s",
-           "batch_start_s", "batch_finish_s", "received_s", "idle_arrival")
+COLUMNS = ("request_id", "batch_id", "batch_size", "scheduled_s", "sent_s", "arrival_s",
+           "enqueue_s", "batch_start_s", "batch_finish_s", "received_s", "idle_arrival")
 REQUIRED = ("scheduled_s", "batch_id", "batch_size", "batch_start_s", "batch_finish_s",
             "received_s")
-TIME_COLUMNS = ("scheduled_s", "sent_s", "enqueue_s", "batch_start_s", "batch_finish_s",
-                "received_s")
+TIME_COLUMNS = ("scheduled_s", "sent_s", "arrival_s", "enqueue_s", "batch_start_s",
+                "batch_finish_s", "received_s")
 ORDER_TOLERANCE_S = 1e-6
 """Stamps may disagree by this much (clock read order) before a log is refused."""
 
@@ -190,8 +191,8 @@ def _check(log: ServeLog, rows: list[tuple[int, str]]) -> None:
                "row")
     _first_bad(log, rows, answered & (c["batch_size"] < 1), "batch_size", "must be >= 1 in "
                "an answered row")
-    chain = [name for name in ("scheduled_s", "sent_s", "enqueue_s", "batch_start_s",
-                               "batch_finish_s", "received_s") if name in c]
+    chain = [name for name in ("scheduled_s", "sent_s", "arrival_s", "enqueue_s",
+                               "batch_start_s", "batch_finish_s", "received_s") if name in c]
     for early, late in zip(chain, chain[1:], strict=False):
         bad = answered & (c[late] < c[early] - ORDER_TOLERANCE_S)
         _first_bad(log, rows, bad, late, f"earlier than {early}")

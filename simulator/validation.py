@@ -71,18 +71,20 @@ def measured_statistics(latency_s: np.ndarray) -> dict[str, float]:
     return {k: stats[k] for k in STATISTICS}
 
 
-def batching_overrides(log: ServeLog) -> dict[str, object]:
-    """The log's batching settings as scenario overrides (empty if it records none)."""
+def batching_overrides(log: ServeLog, dispatch_delay_s: float = 0.0) -> dict[str, object]:
+    """The log's batching settings as scenario overrides (empty if it records none);
+    `dispatch_delay_s` (the server's wake-up) is added to its max_queue_delay."""
     size = log.setting("max_batch_size", int)
     delay = log.setting("max_queue_delay_s")
     if size is None or delay is None:
         return {}
     return {"batching": {"policy": "dynamic", "max_batch_size": size,
-                         "max_queue_delay": delay}}
+                         "max_queue_delay": delay + dispatch_delay_s}}
 
 
 def predict(scenario: Scenario, log: ServeLog, warmup_s: float, arrivals: str,
-            replications: int, use_log_batching: bool = True) -> Comparison:
+            replications: int, use_log_batching: bool = True,
+            dispatch_delay_s: float = 0.0) -> Comparison:
     """Run `scenario` against `log`'s load and compare latency statistics."""
     from .runner import run
 
@@ -93,7 +95,7 @@ def predict(scenario: Scenario, log: ServeLog, warmup_s: float, arrivals: str,
     span_s = float(scheduled[-1] - scheduled[0])
     data = scenario.to_dict()
     if use_log_batching:
-        data.update(batching_overrides(log))
+        data.update(batching_overrides(log, dispatch_delay_s))
     data["run"] = {"duration": span_s + TAIL_MARGIN_S, "warmup": warmup_s,
                    "replications": replications}
     with tempfile.TemporaryDirectory(prefix="batchsim-validate-") as tmp:

@@ -42,6 +42,9 @@ def poisson_schedule_ns(rate_rps: float, duration_s: float, seed: int, start_ns:
 
 def drive(port: int, scheduled_ns: np.ndarray) -> ClientStamps:
     """Send every request at its scheduled time and collect the answers."""
+    from .server import tighten_timer_slack
+
+    tighten_timer_slack()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.connect(("127.0.0.1", port))

@@ -97,7 +97,7 @@ def merge_stamps(client: loadgen.ClientStamps, server: dict, origin_ns: int
         return (ns - origin_ns) / 1e9
 
     columns = {name: np.full(n, np.nan) for name in
-               ("enqueue_s", "batch_start_s", "batch_finish_s", "received_s")}
+               ("arrival_s", "enqueue_s", "batch_start_s", "batch_finish_s", "received_s")}
     columns.update(request_id=np.arange(n), batch_id=np.full(n, -1),
                    batch_size=np.full(n, -1), idle_arrival=np.full(n, -1),
                    scheduled_s=seconds(client.scheduled_ns), sent_s=seconds(client.sent_ns))
@@ -105,6 +105,7 @@ def merge_stamps(client: loadgen.ClientStamps, server: dict, origin_ns: int
     answered = client.received_ns[rid] >= 0
     rid, batch = rid[answered], batch[answered]
     columns["enqueue_s"][rid] = seconds(server["req_enqueue_ns"][answered])
+    columns["arrival_s"][rid] = seconds(server["req_arrival_ns"][answered])
     columns["idle_arrival"][rid] = server["req_idle"][answered]
     columns["batch_id"][rid] = batch
     columns["batch_size"][rid] = server["batch_size"][batch]

@@ -5,6 +5,8 @@ never holds its GIL). It binds a UDP socket on localhost, prints its port, and
 loops:
 
 - when the queue is empty it sleeps in `select` until a request arrives;
+- the kernel stamps each request's arrival on the socket (`arrival`,
+  SO_TIMESTAMPNS);
 - a request is enqueued when the server reads it (stamp `enqueue`); one read
   while the worker was idle is flagged `idle_arrival` (its enqueue stamp is
   its true arrival at the batcher; one read right after a batch arrived at
@@ -37,6 +39,31 @@ from collections import deque
 REQUEST = struct.Struct("<q")
 STOP_ID = -1
 WARMUP_CALLS = 20
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value
+TIMESPEC = struct.Struct("@qq")
+PR_SET_TIMERSLACK = 29
+
+
+def _realtime_offset_ns() -> int:
+    """CLOCK_REALTIME - CLOCK_MONOTONIC, from the tightest of a few bracketed reads."""
+    best = None
+    for _ in range(50):
+        before = time.perf_counter_ns()
+        real = time.time_ns()
+        after = time.perf_counter_ns()
+        if best is None or after - before < best[0]:
+            best = (after - before, real - (before + after) // 2)
+    return best[1]
+
+
+def tighten_timer_slack() -> None:
+    """Ask Linux for 1 ns timer slack (default 50 us) so sleeps end when asked."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 class Batcher:
@@ -50,7 +77,8 @@ class Batcher:
         self.max_batch_size = max_batch_size
         self.delay_ns = round(max_queue_delay_s * 1e9)
         self.model = MLP(hidden, max_batch_size)
-        self.queue: deque[tuple[int, int]] = deque()  # (request id, enqueue ns)
+        self.queue: deque[tuple[int, int, int]] = deque()  # (id, enqueue ns, arrival ns)
+        self.realtime_offset_ns = _realtime_offset_ns()
         self.client = None
         self.stopped = False
         self.req_idle: list[int] = []  # per request read, in reading order
@@ -89,10 +117,10 @@ class Batcher:
 
     def _read_waiting(self, idle: bool) -> None:
         """Enqueue every request already delivered to the socket (never blocks)."""
-        recvfrom, append, clock = self.sock.recvfrom, self.queue.append, time.perf_counter_ns
+        recvmsg, append, clock = self.sock.recvmsg, self.queue.append, time.perf_counter_ns
         while True:
             try:
-                data, address = recvfrom(64)
+                data, ancillary, _, address = recvmsg(64, 64)
             except BlockingIOError:
                 return
             (request_id,) = REQUEST.unpack(data)
@@ -100,7 +128,8 @@ class Batcher:
                 self.stopped = True
                 return
             self.client = address
-            append((request_id, clock()))
+            now_ns = clock()
+            append((request_id, now_ns, self.kernel_ns(ancillary, now_ns)))
             self.req_idle.append(int(idle))
 
     def _run_batch(self, size: int) -> None:
@@ -113,6 +142,15 @@ class Batcher:
         self._read_waiting(idle=False)
         self.sock.sendto(struct.pack(f"<{size}q", *[m[0] for m in members]), self.client)
 
+    def kernel_ns(self, ancillary, fallback_ns: int) -> int:
+        """The kernel's receive stamp of a datagram, on the monotonic clock."""
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+                seconds, nanoseconds = TIMESPEC.unpack_from(data)
+                return min(seconds * 1_000_000_000 + nanoseconds - self.realtime_offset_ns,
+                           fallback_ns)
+        return fallback_ns
+
     def save(self, path: str) -> None:
         import numpy as np
 
@@ -121,6 +159,7 @@ class Batcher:
         served = len(members)  # FIFO: the first `served` requests read are those served
         np.savez(path, req_id=np.array([m[0] for m in members], dtype=np.int64),
                  req_enqueue_ns=np.array([m[1] for m in members], dtype=np.int64),
+                 req_arrival_ns=np.array([m[2] for m in members], dtype=np.int64),
                  req_idle=np.array(self.req_idle[:served], dtype=np.int8),
                  req_batch=np.repeat(np.arange(len(sizes)), sizes).astype(np.int64),
                  batch_start_ns=np.array([b[0] for b in self.batches], dtype=np.int64),
@@ -142,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.bind(("127.0.0.1", 0))
     sock.setblocking(False)  # reads never block; the server sleeps in select
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    tighten_timer_slack()
     batcher = Batcher(sock, args.max_batch_size, args.max_queue_delay_s, args.hidden)
     batcher.warm_up()
     print(sock.getsockname()[1], flush=True)
