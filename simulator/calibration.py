@@ -24,11 +24,14 @@ Delays are fitted as lognormal by their mean and cv.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from .servelog import ServeLog
+from .errors import ScenarioError
+from .servelog import ServeLog, read_log
 
 MIN_SAMPLES = 5
 """A batch size seen fewer times than this gets no table entry of its own."""
@@ -173,3 +176,72 @@ def _pooled_cv(table: dict) -> float:
 
 def _round(seconds: float) -> float:
     return float(f"{seconds:.6g}")
+
+
+def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
+                   max_batch_size: int | None = None) -> tuple[Fit, list[str]]:
+    """Fit `paths` and write the scenario `output` (and its samples file with
+    `empirical`); returns the fit and notes for the user. Bad logs raise ScenarioError."""
+    from .scenario import Scenario
+    from .service_samples import write_samples
+    from .yaml_io import dump_yaml
+
+    logs = [read_log(path) for path in paths]
+    fit = measure(logs)
+    size = max_batch_size or _largest_batch_size(logs, fit)
+    try:
+        table, notes = service_table(fit.sizes, fit.occupancy_s, size, with_cv=not empirical)
+    except ValueError as exc:
+        raise ScenarioError(str(paths[0]), "batch_size", str(exc)) from None
+    service = {"distribution": "empirical" if empirical else "lognormal", "table": table}
+    samples = output.with_name(f"{output.stem}-samples.csv")
+    if empirical:
+        service["samples_file"] = samples.name
+    overhead = {k: v for k, v in (("before", delay_section(fit.before_s)),
+                                  ("after", delay_section(fit.after_s))) if v}
+    if overhead:
+        service["overhead"] = overhead
+    data = {"name": _name(output.stem),
+            "description": f"calibrated by batchsim calibrate from {', '.join(map(str, paths))}"
+                           f"; batching.max_queue_delay includes the server's wake-up "
+                           f"({fit.wakeup_s * 1e6:.0f}us)",
+            "seed": 1, "run": {"duration": "30s", "warmup": "1s", "replications": 5},
+            "arrival": {"process": "poisson",
+                        "rate": round(float(logs[0].arrival_rate_rps()), 3)},
+            "batching": _batching(logs[0], size, fit.wakeup_s), "service": service}
+    try:
+        if empirical:
+            write_samples(samples, fit.sizes, fit.occupancy_s)
+        Scenario.from_dict(data, source=str(output), base_dir=output.parent)
+        command = " ".join(["batchsim calibrate", *map(str, paths), "-o", str(output)])
+        _write_atomic(output, f"# {command}\n" + dump_yaml(data))
+    except OSError as exc:
+        raise ScenarioError(str(output), None, f"cannot write: {exc.strerror}") from None
+    return fit, [*fit.notes, *notes]
+
+
+def _largest_batch_size(logs: list[ServeLog], fit: Fit) -> int:
+    recorded = [size for size in (log.setting("max_batch_size", int) for log in logs) if size]
+    return max(recorded) if recorded else int(fit.sizes.max())
+
+
+def _batching(log: ServeLog, largest: int, wakeup_s: float) -> dict:
+    """The log's batching, its delay plus the server's wake-up."""
+    size = log.setting("max_batch_size", int) or largest
+    delay = (log.setting("max_queue_delay_s") or 0.0) + wakeup_s
+    return {"policy": "dynamic", "max_batch_size": min(size, largest),
+            "max_queue_delay": float(f"{delay:.6g}")}
+
+
+def _name(stem: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", stem).lstrip("-_.") or "calibrated"
+    return name[:100]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import click
@@ -31,76 +30,15 @@ def calibrate(logs, output, empirical, max_batch_size):
     (lognormal), the first log's arrival rate and batching settings. Give at least
     one light-load log (requests that find the server idle measure the hand-off).
     """
-    from .calibration import delay_section, measure, service_table
-    from .scenario import Scenario
-    from .servelog import read_log
-    from .service_samples import write_samples
-    from .yaml_io import dump_yaml
+    from .calibration import calibrate_logs
 
-    parsed = [read_log(path) for path in logs]
-    fit = measure(parsed)
-    size = max_batch_size or _largest_batch_size(parsed, fit)
-    try:
-        table, notes = service_table(fit.sizes, fit.occupancy_s, size, with_cv=not empirical)
-    except ValueError as exc:
-        raise ScenarioError(str(logs[0]), "batch_size", str(exc)) from None
-    service = {"distribution": "empirical" if empirical else "lognormal", "table": table}
-    samples = output.with_name(f"{output.stem}-samples.csv")
-    if empirical:
-        service["samples_file"] = samples.name
-    overhead = {k: v for k, v in (("before", delay_section(fit.before_s)),
-                                  ("after", delay_section(fit.after_s))) if v}
-    if overhead:
-        service["overhead"] = overhead
-    first = parsed[0]
-    data = {"name": _name(output.stem),
-            "description": f"calibrated by batchsim calibrate from {', '.join(map(str, logs))}; "
-                           f"batching.max_queue_delay includes the server's wake-up "
-                           f"({fit.wakeup_s * 1e6:.0f}us)",
-            "seed": 1, "run": {"duration": "30s", "warmup": "1s", "replications": 5},
-            "arrival": {"process": "poisson", "rate": round(float(first.arrival_rate_rps()), 3)},
-            "batching": _batching(first, size, fit.wakeup_s), "service": service}
-    try:
-        if empirical:
-            write_samples(samples, fit.sizes, fit.occupancy_s)
-        Scenario.from_dict(data, source=str(output), base_dir=output.parent)
-        text = f"# {' '.join(['batchsim calibrate', *map(str, logs), '-o', str(output)])}\n"
-        _write_atomic(output, text + dump_yaml(data))
-    except OSError as exc:
-        raise ScenarioError(str(output), None, f"cannot write: {exc.strerror}") from None
-    for note in [*fit.notes, *notes]:
+    fit, notes = calibrate_logs(list(logs), output, empirical, max_batch_size)
+    for note in notes:
         click.echo(note, err=True)
     click.echo(f"batching.max_queue_delay includes the wake-up; to predict a log: batchsim "
                f"validate {output} LOG --dispatch-delay {fit.wakeup_s * 1e6:.0f}us", err=True)
+    samples = output.with_name(f"{output.stem}-samples.csv")
     click.echo(f"written: {output}" + (f" and {samples}" if empirical else ""), err=True)
-
-
-def _largest_batch_size(logs, fit) -> int:
-    recorded = [log.setting("max_batch_size", int) for log in logs]
-    recorded = [size for size in recorded if size]
-    return max(recorded) if recorded else int(fit.sizes.max())
-
-
-def _batching(log, largest: int, wakeup_s: float) -> dict:
-    """The first log's batching; its delay plus the server's wake-up (see calibration)."""
-    size = log.setting("max_batch_size", int) or largest
-    delay = (log.setting("max_queue_delay_s") or 0.0) + wakeup_s
-    return {"policy": "dynamic", "max_batch_size": min(size, largest),
-            "max_queue_delay": float(f"{delay:.6g}")}
-
-
-def _name(stem: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", stem).lstrip("-_.") or "calibrated"
-    return name[:100]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @cli.command()
