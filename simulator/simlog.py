@@ -30,7 +30,8 @@ def log_columns(record: ReplicationRecord) -> dict[str, np.ndarray]:
     columns = {name: np.full(n, np.nan) for name in ("batch_start_s", "batch_finish_s",
                                                     "received_s")}
     columns.update(request_id=np.arange(n), scheduled_s=scheduled_s, sent_s=scheduled_s,
-                   enqueue_s=record.arrival_s[attempt], batch_id=np.where(answered, batch, -1),
+                   arrival_s=record.arrival_s[attempt], enqueue_s=record.arrival_s[attempt],
+                   batch_id=np.where(answered, batch, -1),
                    batch_size=np.full(n, -1), idle_arrival=np.full(n, -1))
     ids = batch[answered]
     columns["batch_size"][answered] = record.batch_size[ids]
@@ -46,7 +47,7 @@ def _in_service(record: ReplicationRecord, times_s: np.ndarray) -> np.ndarray:
     starts, finishes = record.batch_start_s, record.batch_finish_s
     order = np.argsort(starts)
     starts, finishes = starts[order], finishes[order]
-    last = np.searchsorted(starts, times_s, side="right") - 1
+    last = np.searchsorted(starts, times_s, side="left") - 1  # batches started before
     inside = last >= 0
     inside[inside] = times_s[inside] < finishes[last[inside]]
     return inside

@@ -13,7 +13,7 @@ loops:
   some point during that batch);
 - the dispatch rule is the `dynamic` policy's: with `max_batch_size` queued,
   the oldest `max_batch_size` go at once; else if the oldest has waited
-  `max_queue_delay`, all queued go; else wait for the next arrival or that
+  `max_queue_delay` since its arrival (kernel stamp), all queued go; else wait for the next arrival or that
   deadline. Batches are only cut when the (single) worker is free;
 - a batch runs `MLP.forward` (stamps `start` and `finish`), then every
   request that arrived meanwhile is read, then the answer (the ids) goes back
@@ -103,14 +103,14 @@ class Batcher:
         queued = len(self.queue)
         if queued >= self.max_batch_size:
             return self.max_batch_size
-        if queued and now_ns - self.queue[0][1] >= self.delay_ns:
+        if queued and now_ns - self.queue[0][2] >= self.delay_ns:
             return queued
         return 0
 
     def _wait(self, now_ns: int) -> None:
         timeout_s = None
         if self.queue:
-            timeout_s = max(self.queue[0][1] + self.delay_ns - now_ns, 0) / 1e9
+            timeout_s = max(self.queue[0][2] + self.delay_ns - now_ns, 0) / 1e9
         readable, _, _ = select.select([self.sock], [], [], timeout_s)
         if readable:
             self._read_waiting(idle=True)
