@@ -2,13 +2,14 @@
 
     python -m simulator.testbed.benchmark [--out results/testbed-benchmark] [--quick]
 
-1. Times the model per batch size (a pinned subprocess) to place the loads:
+1. Times the model per batch size (a pinned subprocess) to estimate the
    capacity of a setting = max batch / time of a full batch.
-2. Measures two calibration logs: light load (10% of capacity, max batch 8,
-   delay 0) and medium load (45%, max batch 32, delay 2 ms), and runs
-   `batchsim calibrate` on them (lognormal table and empirical samples).
+2. Measures two calibration logs: light load (10% of that estimate, max batch
+   8, delay 0) and medium load (45%, max batch 32, delay 2 ms), and runs
+   `batchsim calibrate` on them (lognormal table and empirical samples); the
+   capacity is then recomputed from the calibrated table (server occupancy).
 3. For each batching setting (8 / 0 and 32 / 2 ms) and each test load (25%,
-   50%, 70% of that setting's capacity, capped by --max-rate), measures the
+   50%, 70% of that setting's calibrated capacity, capped by --max-rate), measures the
    real server three times with the same arrival schedule (the spread of the
    three is the server's run-to-run noise) and predicts the run with the
    calibrated scenario, replaying the schedule (`batchsim validate`).
@@ -105,7 +106,7 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
                   hidden: int, pin: bool, replications: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    capacity = capacities_rps(hidden)
+    capacity = estimate = capacities_rps(hidden)
     print(f"capacity estimates: {', '.join(f'{k} {v:.0f} req/s' for k, v in capacity.items())}",
           flush=True)
     calibration_logs = []
@@ -121,6 +122,10 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
                                     max(s for s, _ in SETTINGS.values()))
         scenarios[variant] = Scenario.from_yaml(path)
     print("\n".join(notes), flush=True)
+    service = scenarios["lognormal"].service
+    capacity = {name: size / service.mean_s(size) for name, (size, _) in SETTINGS.items()}
+    print(f"calibrated capacity: {', '.join(f'{k} {v:.0f} req/s' for k, v in capacity.items())}",
+          flush=True)
     rows = []
     for setting in SETTINGS:
         for load in TEST_LOADS:
@@ -133,7 +138,7 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
                 row[variant] = point(scenario, logs, fit.wakeup_s, replications)
             rows.append(row)
     report = {"command": " ".join(["python -m simulator.testbed.benchmark", *sys.argv[1:]]),
-              "capacity_rps": capacity, "calibration": [str(p) for p in calibration_logs],
+              "capacity_rps": capacity, "capacity_estimate_rps": estimate, "calibration": [str(p) for p in calibration_logs],
               "wakeup_s": fit.wakeup_s, "turnaround_s": fit.turnaround_s,
               "target": TARGET, "repeats": REPEATS, "duration_s": duration_s, "rows": rows,
               "wall_s": time.perf_counter() - started, "load_average": os.getloadavg()}
