@@ -16,8 +16,8 @@ Semantics of one user request sent at `t0`, attempt j sent at `t_j`:
   with `lost_on: both`, on either leg with equal chance;
 - one that is not lost on the way in reaches the queue at
   `t_j + delay (request leg) + overhead.before`;
-- a lost attempt is retried at `t_j + timeout + backoff`, up to `max_retries`
-  retries; when the last is lost too the request is `failed` at `t_j + timeout`;
+- a lost attempt is retried at `t_j + timeout + backoff x backoff_multiplier^j`,
+  up to `max_retries` retries; when the last is lost too the request is `failed` at `t_j + timeout`;
 - the answer of the attempt that is not lost is received at its batch's finish
   `+ overhead.after + delay (response leg)`; latency = received - t0.
 The client's timeout only detects lost attempts: an answer slower than
@@ -61,6 +61,8 @@ class NetworkConfig(Section):
         None, description="the client retries an attempt not answered within this")
     max_retries: int = Field(3, ge=0, le=100, description="retries after the first attempt")
     backoff: Seconds = Field(0.0, description="wait after a timeout before the retry")
+    backoff_multiplier: float = Field(1.0, ge=1, le=10, description="each retry waits this "
+                                      "many times longer than the one before (2: exponential)")
 
     @model_validator(mode="after")
     def _timeout_needed(self):
@@ -99,10 +101,7 @@ class ClientPlan:
         answered = self.delivery >= 0
         outcome = np.full(self.delivery.size, FAILED, dtype=np.int8)
         outcome[answered] = record.outcome[self.delivery[answered]]
-        received_s = np.full(self.delivery.size, np.nan)
-        received_s[answered] = (record.finish_s[self.delivery[answered]]
-                                + self.response_delay_s[answered])
-        late = (outcome == COMPLETED) & ~(received_s <= record.end_s)
+        late = (outcome == COMPLETED) & ~(record.received_s <= record.end_s)
         outcome[late] = IN_FLIGHT
         if self.timeout_s is not None:
             undecided = ~answered & (self.last_sent_s + self.timeout_s > record.end_s)
@@ -158,12 +157,13 @@ def _with_network(sent_s, before, after, network: NetworkConfig, draw: _Draws) -
     n = sent_s.size
     book = _AttemptBook(n, sent_s)
     active, send_s = np.arange(n), sent_s
-    for _ in range(network.max_retries + 1):
+    for retry in range(network.max_retries + 1):
         lost = book.send(active, send_s, network, draw)
         ok = active[~lost]
         book.response_delay_s[ok] = (draw("overhead_after", after, ok.size)
                                      + draw("network_delay", network.delay, ok.size))
-        active, send_s = active[lost], send_s[lost] + (network.timeout or 0.0) + network.backoff
+        wait_s = (network.timeout or 0.0) + network.backoff * network.backoff_multiplier**retry
+        active, send_s = active[lost], send_s[lost] + wait_s
         if not active.size:
             break
     queue_arrival_s, delivery = book.in_queue_order(before, draw)

@@ -17,13 +17,15 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from .config import _DURATION_JSON_SCHEMA, Seconds, Section
 from .units import parse_duration_s
 
+MAX_MEAN_DELAY_S = 86_400.0
+"""A mean delay above a day is a mistake (and would push times towards overflow)."""
 DelayDistribution = Literal["deterministic", "exponential", "gamma", "lognormal"]
 
 
 class DelayConfig(Section):
     """A delay of mean `mean`: fixed, or drawn from `distribution` with coefficient `cv`."""
 
-    mean: Seconds = Field(description="mean delay")
+    mean: Seconds = Field(le=MAX_MEAN_DELAY_S, description="mean delay")
     distribution: DelayDistribution = "deterministic"
     cv: float = Field(0.0, ge=0, le=10, description="coefficient of variation")
 

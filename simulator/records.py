@@ -32,8 +32,9 @@ class ReplicationRecord:
     time it reached the queue), and the client arrays describe each user
     request: `sent_s` (client send), `delivery` (index of the attempt that
     answered it, -1 if none), `response_delay_s` (batch finish -> response
-    received), `client_outcome`; with `network:` also `attempts` and
-    `last_sent_s` (and `network_timeout_s`). They are None on the plain path, which then costs nothing.
+    received), `client_outcome`; with `network:` also `attempts`, `last_sent_s`
+    and `network_timeout_s`. They are None on the plain path, which then costs
+    nothing.
     """
 
     replication: int

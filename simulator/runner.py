@@ -12,10 +12,10 @@ import math
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from .engine import simulate
+from .interrupts import worker_pool
 from .metrics import summarize
 from .records import ReplicationRecord
 from .scenario import Scenario
@@ -180,7 +180,7 @@ def _replications(scenario: Scenario, indexes: range, workers: int,
             if on_replication:
                 on_replication(k)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(indexes))) as pool:
+    with worker_pool(min(workers, len(indexes))) as pool:
         for k, record in zip(indexes, pool.map(simulate, [scenario] * len(indexes), indexes),
                              strict=True):
             if on_replication:

@@ -20,6 +20,7 @@ from .batching import BATCHING_POLICIES
 from .client import NetworkConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError, translate_validation_error
+from .grid import SweepSection
 from .service import ServiceConfig
 from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
 
@@ -168,6 +169,8 @@ class Scenario(Section):
     slo: SloSection | None = None
     network: NetworkConfig | None = Field(
         None, description="client <-> server network: delay, lost attempts, retries")
+    sweep: SweepSection | None = Field(
+        None, description="grids for `batchsim sweep` (ignored by `batchsim run`)")
 
     @model_validator(mode="after")
     def _cross_checks(self):

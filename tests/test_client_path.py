@@ -102,6 +102,13 @@ def test_after_overhead_leaves_the_servers_untouched():
         assert np.array_equal(getattr(a, name), getattr(b, name))
 
 
+def test_the_network_leaves_the_arrival_stream_alone():
+    plain = Scenario.model_validate(scenario_dict())
+    lossy = with_path(plain, {"before": {"mean": "1ms", "distribution": "exponential"}},
+                      NETWORK)
+    assert np.array_equal(simulate(lossy, 0).sent_s, simulate(plain, 0).arrival_s)
+
+
 def test_lossless_zero_delay_network_is_no_network():
     plain = Scenario.model_validate(scenario_dict())
     net = with_path(plain, network={"failure_probability": 0.0})
@@ -147,6 +154,9 @@ def test_retries_follow_the_geometric_law(p, retries, lost_on):
     scenario = with_path(Scenario.model_validate(scenario_dict(
         run={"duration": 20.0, "warmup": 0, "replications": 4})), network=network)
     records = run(scenario).records
+    for r in records:  # a duration run: late retries leave requests in flight, in the books
+        counts = r.counts()
+        assert counts["arrived"] == sum(v for k, v in counts.items() if k != "arrived")
     attempts = np.concatenate([r.attempts for r in records])
     expected = geometric_attempts(p, retries)
     se = attempts.std() / math.sqrt(attempts.size)
@@ -162,13 +172,15 @@ def test_retries_follow_the_geometric_law(p, retries, lost_on):
     assert abs(at_servers - reached) < 4 * math.sqrt(attempts.var() / attempts.size) * share_in
 
 
-def test_retries_arrive_after_timeout_and_backoff():
+@pytest.mark.parametrize("multiplier", [1.0, 2.0])
+def test_retries_arrive_after_timeout_and_backoff(multiplier):
     network = {"failure_probability": 0.5, "timeout": "30ms", "backoff": "7ms",
-               "max_retries": 4, "lost_on": "request"}
+               "backoff_multiplier": multiplier, "max_retries": 4, "lost_on": "request"}
     r = simulate(with_path(Scenario.model_validate(scenario_dict()), network=network), 0)
-    step_s = 0.037
-    gap_s = r.last_sent_s - r.sent_s
-    assert np.allclose(gap_s, (r.attempts - 1) * step_s)
+    retries = r.attempts - 1
+    backoffs_s = 0.007 * np.array([sum(multiplier**j for j in range(k)) for k in retries])
+    assert np.allclose(r.last_sent_s - r.sent_s, retries * 0.030 + backoffs_s)
+    assert retries.max() == 4
 
 
 # -- schema and bad input -------------------------------------------------------------
@@ -176,7 +188,7 @@ def test_schema_lists_the_new_keys():
     schema = json.loads(CliRunner().invoke(cli, ["schema"]).stdout)
     text = json.dumps(schema)
     for key in ("overhead", "before", "after", "failure_probability", "max_retries",
-                "backoff", "lost_on"):
+                "backoff", "backoff_multiplier", "lost_on"):
         assert f'"{key}"' in text, key
     assert "network" in schema["properties"]
 
@@ -224,3 +236,43 @@ def test_results_folder_holds_the_client_arrays(tmp_path, write_yaml):
     delivery = arrays["user_delivery"][answered]
     assert np.array_equal(arrays["replication"][delivery], arrays["user_replication"][answered])
     assert summary["network"]["attempts"] >= summary["network"]["requests"]
+
+
+junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6),
+                 st.floats(allow_nan=True, allow_infinity=True),
+                 st.sampled_from(["", "5ms", "-1ms", "1e300s", "nan", "both", "weibull",
+                                  "lognormal", "exponential", "1h"]),
+                 st.dictionaries(st.sampled_from(["mean", "cv", "distribution", "x"]),
+                                 st.one_of(st.floats(-1, 1e6), st.sampled_from(
+                                     ["1ms", "gamma", "lognormal", "deterministic"])),
+                                 max_size=3))
+NETWORK_KEYS = ["delay", "failure_probability", "lost_on", "timeout", "max_retries", "backoff",
+                "backoff_multiplier"]
+
+
+@settings_for(150)
+@given(st.dictionaries(st.sampled_from(NETWORK_KEYS + ["bogus"]), junk, max_size=4),
+       st.dictionaries(st.sampled_from(["before", "after", "bogus"]), junk, max_size=2))
+def test_malformed_paths_are_one_line_errors_or_run(tmp_path_factory, network, overhead):
+    data = scenario_dict(network=network, run={"duration": 0.5, "replications": 1})
+    data["service"]["overhead"] = overhead
+    path = tmp_path_factory.mktemp("path") / "s.yaml"
+    path.write_text(json.dumps(data))
+    result = CliRunner().invoke(cli, ["run", str(path), "--no-save", "--format", "json"])
+    if result.exit_code == 0:
+        counts = json.loads(result.stdout)["requests"]
+        assert counts["arrived"] == sum(v for k, v in counts.items() if k != "arrived")
+        return
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: "), lines
+
+
+def test_same_result_whatever_the_worker_count():
+    scenario = with_path(Scenario.model_validate(scenario_dict(run={"duration": 5.0,
+                                                                    "replications": 2})),
+                         {"before": {"mean": "1ms", "distribution": "gamma", "cv": 2.0}},
+                         NETWORK)
+    a, b = run(scenario, workers=1).summary, run(scenario, workers=2).summary
+    assert a["latency"] == b["latency"] and a["network"] == b["network"]
+    assert a["requests"] == b["requests"]
