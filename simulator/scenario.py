@@ -16,11 +16,13 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from .arrivals import ARRIVAL_PROCESSES
-from .batching import BATCHING_POLICIES
+from .batching import BATCHING_POLICIES, resolve_latency_objective
+from .client import NetworkConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError, translate_validation_error
 from .grid import SweepSection
 from .service import ServiceConfig
+from .topology import Discipline, ReplicasSection, RequestClass, check_classes
 from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
 
 MAX_EXPECTED_ARRIVALS = 100_000_000
@@ -142,6 +144,9 @@ class QueueSection(Section):
                           "rejected")
     timeout: PositiveSeconds | None = Field(None, description="a request not started within "
                                             "this is dropped")
+    discipline: Discipline = Field("fifo", description="which queued request is batched "
+                                   "next: fifo, priority (classes: priority) or edf "
+                                   "(earliest arrival + class slo)")
 
 
 class SloSection(Section):
@@ -166,12 +171,22 @@ class Scenario(Section):
         None, description="machine types to choose from; servers.hardware picks one")
     queue: QueueSection = Field(default_factory=QueueSection)
     slo: SloSection | None = None
+    network: NetworkConfig | None = Field(
+        None, description="client <-> server network: delay, lost attempts, retries")
     sweep: SweepSection | None = Field(
         None, description="grids for `batchsim sweep` (ignored by `batchsim run`)")
+    replicas: ReplicasSection | None = Field(
+        None, description="independent replicas behind a router (see topology)")
+    classes: list[RequestClass] | None = Field(
+        None, description="request classes: share of arrivals, slo, priority, queue policy")
 
     @model_validator(mode="after")
     def _cross_checks(self):
         self._pick_hardware()
+        resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
+        check_classes(self.classes, self.queue.discipline, self.slo.latency if self.slo else None,
+                      self.batching)
+        self._check_client_path_alone()
         largest = self.service.largest_table_size
         if largest is not None and self.batching.largest_charged_size > largest:
             raise FieldError("batching.max_batch_size",
@@ -184,6 +199,17 @@ class Scenario(Section):
                              f"more than the limit of {MAX_EXPECTED_ARRIVALS:.0e}",
                              self.run.duration)
         return self
+
+    def _check_client_path_alone(self) -> None:
+        """The client path (overhead, network) is modelled on the single-pool model only."""
+        if not self.uses_fleet:
+            return
+        key = "network" if self.network is not None else (
+            "service.overhead" if self.service.overhead is not None else None)
+        if key is not None:
+            fleet = "replicas" if self.replicas is not None else "classes"
+            raise FieldError(key, f"cannot be combined with {fleet}: yet (the client path is "
+                             "modelled for a single pool)")
 
     # -- loading ---------------------------------------------------------------------
     @classmethod
@@ -258,7 +284,13 @@ class Scenario(Section):
         """Largest sustainable throughput: every server busy with full batches."""
         size = self.batching.max_batch_size
         busy_s = self.service.mean_s(self.batching.charged_size(size))
-        return self.servers.count * size / busy_s
+        speed = sum(1 / f for f in self.replicas.factors()) if self.replicas else 1.0
+        return speed * self.servers.count * size / busy_s
+
+    @property
+    def uses_fleet(self) -> bool:
+        """True when replicas or classes need the fleet model (not the plain loop)."""
+        return self.replicas is not None or self.classes is not None
 
     @property
     def offered_load(self) -> float:
