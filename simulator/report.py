@@ -79,11 +79,17 @@ def _slo_blocks(sweep: SavedSweep) -> list[tuple]:
     headers = [*(answers[0].setting or {"setting": None}), f"largest {load} meeting the SLO",
                "between sweep points", "how"]
     rows = [[*([_fmt(v) for v in a.setting.values()] or ["(base)"]), _fmt(a.max_load),
-             " – ".join(_fmt(b) for b in a.bracket), a.note] for a in answers]
+             _bracket(*a.bracket), a.note] for a in answers]
     slo = f"p{sweep.slo_percentile:g} latency ≤ {sweep.slo_latency_s * 1e3:g} ms"
     return [("h2", f"Largest load meeting the SLO ({slo})"), ("table", headers, rows),
             ("p", "Interpolated linearly in the SLO percentile between the last sweep point "
              "that meets it and the first that misses it; saturated points miss.")]
+
+
+def _bracket(low: float | None, high: float | None) -> str:
+    if low is None:
+        return f"below {_fmt(high)}"
+    return f"above {_fmt(low)}" if high is None else f"{_fmt(low)} – {_fmt(high)}"
 
 
 def _fmt(value, scale: float | None = 1.0) -> str:

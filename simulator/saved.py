@@ -79,7 +79,7 @@ def load_sweep(folder: Path) -> SavedSweep:
     with (folder / "sweep.csv").open(newline="") as handle:
         raw_rows = list(csv.DictReader(handle))
     swept = [key for key, _ in plan.get("grids", [])]
-    rows = [{k: _parse_cell(v, k in swept) for k, v in row.items()} for row in raw_rows]
+    rows = [{k: _parse_cell(v) for k, v in row.items()} for row in raw_rows]
     scenario = load_yaml_file(folder / "scenario.yaml") if (folder / "scenario.yaml").is_file() \
         else {}
     return SavedSweep(folder, rows, swept, scenario or {}, plan)
@@ -92,8 +92,8 @@ def _read_json(path: Path) -> dict:
         raise ScenarioError(str(path), None, f"cannot read ({exc})") from None
 
 
-def _parse_cell(text: str, swept: bool):
-    """CSV text -> number, bool, None or the text; swept durations become seconds."""
+def _parse_cell(text: str):
+    """CSV text -> number, bool, None or the text (durations stay text such as 500us)."""
     if text == "":
         return None
     if text in ("true", "false"):
@@ -103,18 +103,18 @@ def _parse_cell(text: str, swept: bool):
             return kind(text)
         except ValueError:
             pass
-    if swept:
-        try:
-            return parse_duration_s(text)
-        except ValueError:
-            pass
     return text
 
 
 def _as_float(value) -> float:
+    """A cell as a number: durations such as 500us in seconds, NaN if not a number."""
     if isinstance(value, bool) or value is None:
         return float("nan")
     try:
         return float(value)
     except (TypeError, ValueError):
+        pass
+    try:
+        return parse_duration_s(value)
+    except ValueError:
         return float("nan")

@@ -42,7 +42,7 @@ def max_load_per_setting(sweep: SavedSweep, load_key: str) -> list[SloCapacity]:
     answers = []
     for values in settings:
         rows = [r for r in sweep.rows if tuple(r.get(k) for k in others) == values]
-        rows.sort(key=lambda r: float(r[load_key]))
+        rows.sort(key=lambda r: sweep.column(load_key, [r])[0])
         answers.append(_largest(dict(zip(others, values, strict=True)), rows, load_key,
                                 slo_s, metric, sweep.slo_percentile))
     return answers
