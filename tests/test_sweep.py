@@ -209,3 +209,22 @@ def test_concurrent_sweeps_into_one_root_do_not_clobber_each_other(tmp_path):
     (twin,) = [f for f in folders if f.name == alone.name]
     assert (twin / "sweep.csv").read_text() == (alone / "sweep.csv").read_text()
     assert not [p for p in shared.rglob(".*")]
+
+
+def test_kept_arrays_are_the_same_whichever_way_the_point_ran(tmp_path, monkeypatch):
+    import numpy as np
+
+    whole = small_plan(tmp_path / "whole")
+    run_sweep(whole, workers=1, keep_arrays=True)
+    monkeypatch.setattr(sweep_module, "WHOLE_POINT_FACTOR", 100)
+    split = small_plan(tmp_path / "split")
+    run_sweep(split, workers=2, keep_arrays=True)
+    point = whole.points[4]
+    with np.load(whole.arrays_file(point)) as a, np.load(split.arrays_file(point)) as b:
+        assert a.files == b.files
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
+        assert a["arrival_s"].size > 0
+    result = invoke("plot", whole.folder, "--point", point.point_id, "--kind", "cdf")
+    assert result.exit_code == 0, result.output
+    assert (whole.folder / f"{point.point_id}-cdf.png").stat().st_size > 5000
