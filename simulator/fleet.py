@@ -16,6 +16,7 @@ replicas go into one ledger, numbered in start order.
 
 from __future__ import annotations
 
+import bisect
 from array import array
 from collections import deque
 
@@ -34,12 +35,18 @@ from .service import ServiceSampler
 def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecord:
     """Run replication `replication` of a scenario with replicas and/or classes."""
     run = scenario.run
-    times_s = scenario.arrival.times_s(stream(scenario.seed, replication, "arrivals"),
-                                       horizon_s=run.duration, n=run.requests)
     env = simpy.Environment()
-    fleet = Fleet(env, scenario, times_s, replication)
-    env.process(fleet.arrivals())
-    end_s = run.duration if run.requests is None else float(times_s[-1]) if times_s.size else 0.0
+    if scenario.is_closed_loop:
+        fleet = Fleet(env, scenario, None, replication)
+        fleet.start_users(stream(scenario.seed, replication, "clients"))
+        end_s = run.duration
+    else:
+        times_s = scenario.arrival.times_s(stream(scenario.seed, replication, "arrivals"),
+                                           horizon_s=run.duration, n=run.requests)
+        fleet = Fleet(env, scenario, times_s, replication)
+        env.process(fleet.arrivals())
+        end_s = run.duration if run.requests is None else \
+            float(times_s[-1]) if times_s.size else 0.0
     if end_s > 0:
         env.run(until=end_s)
     return fleet.record(replication, end_s=end_s, warmup_s=run.fixed_warmup_s)
@@ -71,6 +78,23 @@ def draw_classes(scenario: Scenario, replication: int, n: int) -> np.ndarray:
     return rng.choice(len(shares), size=n, p=shares / shares.sum()).astype(np.int16)
 
 
+class ClassDraws:
+    """Classes drawn one at a time (closed loop: the number of requests is not known)."""
+
+    def __init__(self, scenario: Scenario, replication: int):
+        shares = [c.share for c in scenario.classes or ()]
+        self.bounds = np.cumsum(shares)[:-1].tolist() if shares else []
+        self.rng = stream(scenario.seed, replication, "classes")
+        self.pending: list[float] = []
+
+    def next(self) -> int:
+        if not self.bounds:
+            return 0
+        if not self.pending:
+            self.pending = self.rng.random(4096).tolist()
+        return bisect.bisect_right(self.bounds, self.pending.pop())
+
+
 class Ledger:
     """Every batch of every replica, in start order, and each request's batch."""
 
@@ -82,6 +106,8 @@ class Ledger:
         self.charged: list[int] = []
         self.server: list[int] = []
         self.replica: list[int] = []
+        self.ids: list[list[int]] = []  # members of each batch (closed loop only)
+        self.keep_ids = False
 
     def open(self, ids: list[int], now: float, action: Dispatch, server: int,
              replica: int) -> int:
@@ -92,6 +118,8 @@ class Ledger:
         self.charged.append(action.charged_size)
         self.server.append(server)
         self.replica.append(replica)
+        if self.keep_ids:
+            self.ids.append(ids)
         return len(self.start_s) - 1
 
 
@@ -125,6 +153,7 @@ class Replica:
         if (len(queue) >= self.capacity or queue.full_for(self.fleet.klass[rid])
                 or (policy.tracks_arrivals and not policy.admit(now))):
             self.fleet.outcome[rid] = REJECTED
+            self.fleet.resolved((rid,))
             return
         queue.push(rid)
         self.dispatch()
@@ -161,6 +190,8 @@ class Replica:
             yield env.timeout(service_s)
             ledger.finish_s[batch] = env.now
             self.in_service -= ledger.size[batch]
+            if ledger.keep_ids:
+                self.fleet.resolved(ledger.ids[batch])
             policy.completed(env.now, ledger.size[batch], service_s)
             self.free.append(server_id)
             self.dispatch()
@@ -179,7 +210,10 @@ class Replica:
             return
         dropped = queue.expire(now)
         if dropped:
-            self.fleet.outcome[dropped] = TIMED_OUT
+            outcome = self.fleet.outcome
+            for rid in dropped:
+                outcome[rid] = TIMED_OUT
+            self.fleet.resolved(dropped)
             self.policy.dropped(len(dropped))
 
 
@@ -189,14 +223,23 @@ class Fleet:
     def __init__(self, env: simpy.Environment, scenario: Scenario, times_s: np.ndarray,
                  replication: int):
         self.env, self.scenario = env, scenario
-        self.arrival_s, self.at_s = times_s, memoryview(times_s)
-        n = times_s.size
-        self.outcome = np.zeros(n, dtype=np.int8)
-        self.klass = draw_classes(scenario, replication, n)
-        self.replica_of = np.full(n, -1, dtype=np.int32)
+        self.waiters: dict[int, simpy.Event] | None = None
+        if times_s is None:  # closed loop: requests are created during the run
+            n = 0
+            self.arrival_s = self.at_s = array("d")
+            self.outcome, self.klass, self.replica_of = array("b"), array("h"), array("i")
+            self.class_draws = ClassDraws(scenario, replication)
+            self.waiters = {}
+        else:
+            n = times_s.size
+            self.arrival_s, self.at_s = times_s, memoryview(times_s)
+            self.outcome = np.zeros(n, dtype=np.int8)
+            self.klass = draw_classes(scenario, replication, n)
+            self.replica_of = np.full(n, -1, dtype=np.int32)
         self.specs = class_specs(scenario)
         self.discipline = scenario.queue.discipline
         self.ledger = Ledger()
+        self.ledger.keep_ids = self.waiters is not None
         self.next_arrival = 0
         replicas = scenario.replicas
         count = replicas.count if replicas else 1
@@ -208,6 +251,43 @@ class Fleet:
             for r in range(count)]
         self.router = Router(replicas.router if replicas else "round_robin", self.replicas,
                              stream(scenario.seed, replication, "routing"), n)
+
+    def start_users(self, rng: np.random.Generator) -> None:
+        """Closed loop: one process per user, all drawing think times from `rng`."""
+        think = self.scenario.arrival.think_time.sampler(rng)
+        for _ in range(self.scenario.arrival.users):
+            self.env.process(self.user(think))
+
+    def user(self, think):
+        """Thinks, sends a request, waits until it is answered or lost; again."""
+        env = self.env
+        while True:
+            yield env.timeout(think())
+            rid = self.new_request(env.now)
+            answered = env.event()
+            self.waiters[rid] = answered
+            self.route(rid)
+            yield answered
+
+    def new_request(self, now: float) -> int:
+        """Closed loop: a new request id sent at `now`, with its class and router draws."""
+        rid = len(self.arrival_s)
+        self.arrival_s.append(now)
+        self.outcome.append(0)
+        self.klass.append(self.class_draws.next())
+        self.replica_of.append(-1)
+        self.router.ensure(rid)
+        return rid
+
+    def resolved(self, ids) -> None:
+        """Closed loop: wake the users whose requests completed or were lost."""
+        waiters = self.waiters
+        if waiters is None:
+            return
+        for rid in ids:
+            event = waiters.pop(rid, None)
+            if event is not None:
+                event.succeed()
 
     def arrivals(self):
         """Routes each arrival at its time."""
@@ -226,6 +306,13 @@ class Fleet:
 
     def record(self, replication: int, end_s: float, warmup_s: float) -> ReplicationRecord:
         """Freeze what happened up to `end_s` into arrays."""
+        if self.waiters is not None:
+            self.arrival_s = np.frombuffer(self.arrival_s, dtype=float).copy()
+            self.outcome = np.frombuffer(self.outcome, dtype=np.int8).copy()
+            self.klass = np.frombuffer(self.klass, dtype=np.int16).copy()
+            self.replica_of = np.frombuffer(self.replica_of, dtype=np.int32).copy()
+            self.waiters = None
+            self.next_arrival = self.arrival_s.size
         for rid in range(self.next_arrival, self.arrival_s.size):
             if self.at_s[rid] > end_s:
                 break
@@ -279,11 +366,23 @@ class Router:
         self.rule, self.replicas, self.count = rule, replicas, len(replicas)
         self.turn = -1
         self.pick = getattr(self, f"_{rule}")
-        self.uniform = memoryview(rng.random(n)) if n else memoryview(np.zeros(1))
-        if rule == "power_of_two":
+        self.rng = rng
+        self.uniform = array("d")
+        self.pairs: list[list[int]] = []
+        self._draw(n)
+
+    def ensure(self, rid: int) -> None:
+        """Draw more (closed loop) when request `rid` has no draws yet."""
+        if rid >= len(self.uniform):
+            self._draw(4096)
+
+    def _draw(self, n: int) -> None:
+        rng = self.rng
+        self.uniform.extend(rng.random(n).tolist())
+        if self.rule == "power_of_two":
             first = rng.integers(0, self.count, size=n)
             second = (first + rng.integers(1, self.count, size=n)) % self.count
-            self.pairs = np.stack([first, second], axis=1).tolist()
+            self.pairs.extend(np.stack([first, second], axis=1).tolist())
 
     def _round_robin(self, rid: int) -> int:
         self.turn = (self.turn + 1) % self.count

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
+from . import closed as _closed  # noqa: F401 - registers arrival.process: closed
 from .arrivals import ARRIVAL_PROCESSES
 from .batching import BATCHING_POLICIES, resolve_latency_objective
 from .config import FieldError, PositiveSeconds, Seconds, Section
@@ -178,6 +179,9 @@ class Scenario(Section):
     def _cross_checks(self):
         self._pick_hardware()
         resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
+        if self.is_closed_loop and self.run.requests is not None:
+            raise FieldError("run.requests", "closed-loop arrivals need run.duration",
+                             self.run.requests)
         check_classes(self.classes, self.queue.discipline, self.slo.latency if self.slo else None,
                       self.batching)
         largest = self.service.largest_table_size
@@ -272,7 +276,12 @@ class Scenario(Section):
     @property
     def uses_fleet(self) -> bool:
         """True when replicas or classes need the fleet model (not the plain loop)."""
-        return self.replicas is not None or self.classes is not None
+        return self.replicas is not None or self.classes is not None or self.is_closed_loop
+
+    @property
+    def is_closed_loop(self) -> bool:
+        """True with `arrival.process: closed` (users, not a rate, drive the arrivals)."""
+        return getattr(self.arrival, "closed", False)
 
     @property
     def offered_load(self) -> float:
@@ -283,12 +292,14 @@ class Scenario(Section):
     def expected_arrivals(self) -> float:
         if self.run.requests is not None:
             return float(self.run.requests)
+        if self.is_closed_loop:
+            return min(self.arrival.mean_rate_rps, self.capacity_rps) * self.run.duration
         return self.arrival.mean_rate_rps * self.run.duration
 
     def warnings(self) -> list[str]:
         """Things that are allowed but that a user should know before trusting numbers."""
         notes = []
-        if self.offered_load >= 1:
+        if self.offered_load >= 1 and not self.is_closed_loop:
             notes.append(
                 f"offered load {self.arrival.mean_rate_rps:g} req/s is "
                 f"{self.offered_load:.2f}x the capacity ({self.capacity_rps:.4g} req/s): "
