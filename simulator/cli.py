@@ -166,7 +166,7 @@ def command_line() -> str:
 
 
 # Commands that live in their own modules register themselves on `cli` when imported.
-COMMAND_MODULES: list[str] = ["cli_profile"]
+COMMAND_MODULES: list[str] = ["cli_profile", "cli_sweep", "cli_calibrate"]
 
 
 def _load_command_modules() -> None:
@@ -180,9 +180,17 @@ _load_command_modules()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: exit 2 on bad input, 130 on Ctrl-C or SIGTERM."""
+    from .interrupts import terminate_as_interrupt
+
     try:
-        cli.main(prog_name="batchsim")
-    except KeyboardInterrupt:
-        click.echo("interrupted: nothing was written", err=True)
+        with terminate_as_interrupt():
+            code = cli.main(prog_name="batchsim", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("interrupted: stopped; nothing half-written was left in the results folder",
+                   err=True)
         sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)

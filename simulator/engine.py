@@ -22,6 +22,7 @@ import numpy as np
 import simpy
 
 from .batching import INF, Dispatch, reached
+from .client import plan_client_path
 from .records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
 from .scenario import Scenario
@@ -38,6 +39,9 @@ def simulate(scenario: Scenario, replication: int = 0) -> ReplicationRecord:
     run = scenario.run
     times_s = arrivals.times_s(stream(scenario.seed, replication, "arrivals"),
                                horizon_s=run.duration, n=run.requests)
+    client = plan_client_path(scenario, times_s, replication)  # None: plain path
+    if client is not None:
+        times_s = client.queue_arrival_s
     env = simpy.Environment()
     pool = BatchPool(env, scenario, times_s, stream(scenario.seed, replication, "service"))
     env.timeout(0).callbacks.append(pool.dispatch)
@@ -46,7 +50,8 @@ def simulate(scenario: Scenario, replication: int = 0) -> ReplicationRecord:
     end_s = run.duration if run.requests is None else float(times_s[-1]) if times_s.size else 0.0
     if end_s > 0:
         env.run(until=end_s)
-    return pool.record(replication, end_s=end_s, warmup_s=run.fixed_warmup_s)
+    record = pool.record(replication, end_s=end_s, warmup_s=run.fixed_warmup_s)
+    return record if client is None else client.attach(record)
 
 
 class BatchPool:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .breakdown import breakdowns
-from .records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
+from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 DISTRIBUTION_KEYS = ("mean", *PERCENTILES, "max")
@@ -59,8 +59,25 @@ class WindowView:
         self.latency_s = finish_s[done] - record.arrival_s[done]
         self.wait_s = start_s[started] - record.arrival_s[started]
         self.arrivals = int(self.in_window.sum())
+        if record.has_client_path:
+            self._client_clock()
+
+    def _client_clock(self) -> None:
+        """Latency, arrivals and throughput of user requests, from client send to answer
+        received; `wait_s` stays the servers' queueing time of each attempt."""
+        rec = self.record
+        sent = rec.sent_s >= rec.warmup_s
+        done = sent & (rec.client_outcome == COMPLETED)
+        received_s = rec.received_s
+        self.latency_s = received_s[done] - rec.sent_s[done]
+        self.arrivals = int(sent.sum())
+        self.user_in_window = sent
+        answered = (rec.client_outcome == COMPLETED) & (received_s >= rec.warmup_s)
+        self.answers_in_window = int(answered.sum())
 
     def throughput_rps(self) -> float:
+        if self.record.has_client_path:  # answers received in the window
+            return self.answers_in_window / self.window_s
         finish_s = self.record.batch_finish_s
         in_window = (finish_s >= self.record.warmup_s) & (finish_s <= self.record.end_s)
         return float(self.record.batch_size[in_window].sum()) / self.window_s
@@ -89,6 +106,26 @@ class WindowView:
             resolved_s = np.where(rec.outcome == TIMED_OUT, rec.arrival_s + rec.timeout_s,
                                   resolved_s)
         return int((before & (resolved_s >= time_s)).sum())
+
+    def network(self) -> dict:
+        """Attempts of the user requests sent in the window (with `network:`)."""
+        rec, users = self.record, self.user_in_window
+        attempts = rec.attempts[users]
+        answered = rec.delivery[users] >= 0
+        late = self._late_responses(users)
+        return {"requests": int(users.sum()), "attempts": int(attempts.sum()),
+                "lost_attempts": int(attempts.sum() - answered.sum()),
+                "failed": int((rec.client_outcome[users] == FAILED).sum()),
+                "late_responses": late}
+
+    def _late_responses(self, users: np.ndarray) -> int:
+        """Answers received more than network.timeout after their attempt was sent."""
+        rec = self.record
+        timeout_s = rec.network_timeout_s
+        if timeout_s is None:
+            return 0
+        took_s = rec.received_s[users] - rec.last_sent_s[users]
+        return int((took_s > timeout_s).sum())
 
     def lost(self) -> int:
         outcome = self.record.outcome[self.in_window]
@@ -144,8 +181,19 @@ def summarize(records: Sequence[ReplicationRecord], slo_latency_s: float | None)
         "utilization_ci95": t_half_width([p["utilization"] for p in per_rep]),
         "per_replication": [_compact(p) for p in per_rep],
     }
+    if records and records[0].attempts is not None:
+        summary["network"] = network_summary(views)
     summary.update(breakdowns(records, slo_latency_s))
     return summary
+
+
+def network_summary(views: Sequence[WindowView]) -> dict:
+    """Retries in the books: attempts per user request (with its CI), losses, failures."""
+    per_rep = [v.network() for v in views]
+    total = {key: sum(p[key] for p in per_rep) for key in per_rep[0]}
+    ratio = [p["attempts"] / p["requests"] for p in per_rep if p["requests"]]
+    return {**total, "attempts_per_request": total["attempts"] / max(total["requests"], 1),
+            "attempts_per_request_ci95": t_half_width(ratio)}
 
 
 def _slo_figures(per_rep, views, slo_latency_s, window_s) -> dict:

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IN_FLIGHT, COMPLETED, REJECTED, TIMED_OUT = 0, 1, 2, 3
+IN_FLIGHT, COMPLETED, REJECTED, TIMED_OUT, FAILED = 0, 1, 2, 3, 4
 OUTCOME_NAMES = {IN_FLIGHT: "in_flight", COMPLETED: "completed", REJECTED: "rejected",
                  TIMED_OUT: "timed_out"}
+NETWORK_OUTCOME_NAMES = {**OUTCOME_NAMES, FAILED: "failed"}
+"""With `network:`, a user request may also have `failed`: every attempt was lost."""
 
 
 @dataclass
@@ -24,6 +26,15 @@ class ReplicationRecord:
     started), `outcome` (codes above). Batches: `batch_start_s`,
     `batch_finish_s` (NaN while in service at the end), `batch_size`,
     `batch_charged` (padded size the server paid for), `batch_server`.
+
+    With a path outside the servers (`service.overhead`, `network:`), the
+    request arrays above describe what the servers saw (each attempt, at the
+    time it reached the queue), and the client arrays describe each user
+    request: `sent_s` (client send), `delivery` (index of the attempt that
+    answered it, -1 if none), `response_delay_s` (batch finish -> response
+    received), `client_outcome`; with `network:` also `attempts`, `last_sent_s`
+    and `network_timeout_s`. They are None on the plain path, which then costs
+    nothing.
     With `replicas:`, `replica` (per request, -1 if not yet routed) and
     `batch_replica`; with `classes:`, `request_class` (index into
     `class_names`, whose SLOs are `class_slo_s`). With `adaptive` batching,
@@ -43,6 +54,26 @@ class ReplicationRecord:
     batch_size: np.ndarray
     batch_charged: np.ndarray
     batch_server: np.ndarray
+    sent_s: np.ndarray | None = None
+    delivery: np.ndarray | None = None
+    response_delay_s: np.ndarray | None = None
+    client_outcome: np.ndarray | None = None
+    attempts: np.ndarray | None = None
+    last_sent_s: np.ndarray | None = None
+    network_timeout_s: float | None = None
+
+    @property
+    def has_client_path(self) -> bool:
+        return self.sent_s is not None
+
+    @property
+    def received_s(self) -> np.ndarray:
+        """Client path only: when each user request's answer is received (NaN if none)."""
+        received = np.full(self.delivery.size, np.nan)
+        answered = self.delivery >= 0
+        received[answered] = (self.finish_s[self.delivery[answered]]
+                              + self.response_delay_s[answered])
+        return received
     # set only by the fleet model (replicas: / classes:) and adaptive batching
     replicas: int = 1
     replica: np.ndarray | None = None
@@ -70,9 +101,14 @@ class ReplicationRecord:
         return server
 
     def counts(self) -> dict[str, int]:
-        tally = np.bincount(self.outcome, minlength=4)
-        counts = {name: int(tally[code]) for code, name in OUTCOME_NAMES.items()}
-        return {"arrived": int(self.outcome.size), **counts}
+        """Outcome counts of the user requests (the client's view when there is one)."""
+        outcome, names = self.outcome, OUTCOME_NAMES
+        if self.has_client_path:
+            outcome = self.client_outcome
+            names = OUTCOME_NAMES if self.attempts is None else NETWORK_OUTCOME_NAMES
+        tally = np.bincount(outcome, minlength=5)
+        counts = {name: int(tally[code]) for code, name in names.items()}
+        return {"arrived": int(outcome.size), **counts}
 
 
 def _through_batch(batch: np.ndarray, per_batch: np.ndarray) -> np.ndarray:

@@ -103,7 +103,28 @@ def save_arrays(path: Path, records: list[ReplicationRecord]) -> None:
         batch_replication=rep_of("batch_start_s"), batch_start_s=cat("batch_start_s"),
         batch_finish_s=cat("batch_finish_s"), batch_size=cat("batch_size"),
         batch_charged=cat("batch_charged"), batch_server=cat("batch_server"),
-        end_s=np.array([r.end_s for r in records]), warmup_s=np.array([r.warmup_s for r in records]))
+        end_s=np.array([r.end_s for r in records]), warmup_s=np.array([r.warmup_s for r in records]),
+        **_client_arrays(records))
+
+
+def _client_arrays(records: list[ReplicationRecord]) -> dict[str, np.ndarray]:
+    """Per user request (client path only): send, answering attempt, response delay,
+    outcome, attempts. `user_delivery` indexes the concatenated request arrays."""
+    if not records or not records[0].has_client_path:
+        return {}
+    offsets = np.cumsum([0] + [r.arrival_s.size for r in records[:-1]])
+    arrays = {
+        "user_replication": np.concatenate([np.full(r.sent_s.size, r.replication)
+                                            for r in records]),
+        "user_sent_s": np.concatenate([r.sent_s for r in records]),
+        "user_delivery": np.concatenate([np.where(r.delivery >= 0, r.delivery + off, -1)
+                                         for r, off in zip(records, offsets, strict=True)]),
+        "user_response_delay_s": np.concatenate([r.response_delay_s for r in records]),
+        "user_outcome": np.concatenate([r.client_outcome for r in records]),
+    }
+    if records[0].attempts is not None:
+        arrays["user_attempts"] = np.concatenate([r.attempts for r in records])
+    return arrays
 
 
 def _version(package: str) -> str:

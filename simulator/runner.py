@@ -12,10 +12,10 @@ import math
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from .engine import simulate
+from .interrupts import worker_pool
 from .metrics import summarize
 from .records import ReplicationRecord
 from .scenario import Scenario
@@ -121,6 +121,10 @@ def result_warnings(scenario: Scenario, stats: dict) -> list[str]:
         notes.append(f"the system is unstable (utilisation {stats['utilization']:.1%}"
                      f"{', saturated' if stats['saturated'] else ''}): steady-state figures "
                      "are meaningless")
+    late = stats.get("network", {}).get("late_responses", 0)
+    if late:
+        notes.append(f"{late} answers took longer than network.timeout: a real client would "
+                     "have retried them, and this model retries lost attempts only")
     return notes
 
 
@@ -176,7 +180,7 @@ def _replications(scenario: Scenario, indexes: range, workers: int,
             if on_replication:
                 on_replication(k)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(indexes))) as pool:
+    with worker_pool(min(workers, len(indexes))) as pool:
         for k, record in zip(indexes, pool.map(simulate, [scenario] * len(indexes), indexes),
                              strict=True):
             if on_replication:

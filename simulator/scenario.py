@@ -18,8 +18,10 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 from . import closed as _closed  # noqa: F401 - registers arrival.process: closed
 from .arrivals import ARRIVAL_PROCESSES
 from .batching import BATCHING_POLICIES, resolve_latency_objective
+from .client import NetworkConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError, translate_validation_error
+from .grid import SweepSection
 from .service import ServiceConfig
 from .topology import Discipline, ReplicasSection, RequestClass, check_classes
 from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
@@ -170,6 +172,10 @@ class Scenario(Section):
         None, description="machine types to choose from; servers.hardware picks one")
     queue: QueueSection = Field(default_factory=QueueSection)
     slo: SloSection | None = None
+    network: NetworkConfig | None = Field(
+        None, description="client <-> server network: delay, lost attempts, retries")
+    sweep: SweepSection | None = Field(
+        None, description="grids for `batchsim sweep` (ignored by `batchsim run`)")
     replicas: ReplicasSection | None = Field(
         None, description="independent replicas behind a router (see topology)")
     classes: list[RequestClass] | None = Field(
@@ -184,6 +190,7 @@ class Scenario(Section):
                              self.run.requests)
         check_classes(self.classes, self.queue.discipline, self.slo.latency if self.slo else None,
                       self.batching)
+        self._check_client_path_alone()
         largest = self.service.largest_table_size
         if largest is not None and self.batching.largest_charged_size > largest:
             raise FieldError("batching.max_batch_size",
@@ -196,6 +203,17 @@ class Scenario(Section):
                              f"more than the limit of {MAX_EXPECTED_ARRIVALS:.0e}",
                              self.run.duration)
         return self
+
+    def _check_client_path_alone(self) -> None:
+        """The client path (overhead, network) is modelled on the single-pool model only."""
+        if not self.uses_fleet:
+            return
+        key = "network" if self.network is not None else (
+            "service.overhead" if self.service.overhead is not None else None)
+        if key is not None:
+            fleet = "replicas" if self.replicas is not None else "classes"
+            raise FieldError(key, f"cannot be combined with {fleet}: yet (the client path is "
+                             "modelled for a single pool)")
 
     # -- loading ---------------------------------------------------------------------
     @classmethod

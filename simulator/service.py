@@ -5,7 +5,8 @@ from. No SimPy here: a batch of k requests takes `mean_s(k) * factor`, with
 `mean_s(k) = base + per_item * k` or a measured table (linear interpolation),
 and `factor` a random number of mean 1 (deterministic, gamma or lognormal
 with the given cv, which a table may set per batch size). `exponential` makes
-the whole batch time exponential with mean `mean_s(k)`.
+the whole batch time exponential with mean `mean_s(k)`; `empirical` resamples
+measured times from `samples_file` (see `service_samples`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, Strict, ValidationInfo, model_validator
+from pydantic import Field, PrivateAttr, Strict, ValidationInfo, field_validator, model_validator
 
+from .client import OverheadConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError
+from .service_samples import factors_by_size, read_samples, sample_means
 
-Distribution = Literal["deterministic", "exponential", "gamma", "lognormal"]
+Distribution = Literal["deterministic", "exponential", "gamma", "lognormal", "empirical"]
 _CHUNK = 4096
 BatchSize = Annotated[int, Strict(False), Field(ge=1)]
 
@@ -59,6 +62,12 @@ class ServiceConfig(Section):
     fit: ServiceFit | None = None
     distribution: Distribution = "deterministic"
     cv: float = Field(0.0, ge=0, le=10, description="coefficient of variation of the noise")
+    samples_file: str | None = Field(
+        None, description="CSV of measured batch times (batch_size,service_s) that "
+        "distribution: empirical resamples. Relative to the scenario file.")
+    _samples: dict[int, np.ndarray] | None = PrivateAttr(None)
+    overhead: OverheadConfig | None = Field(
+        None, description="per-request delays outside the server (do not occupy it)")
 
     @model_validator(mode="before")
     @classmethod
@@ -69,8 +78,16 @@ class ServiceConfig(Section):
         included = read_service_file(base_dir / str(data["table_file"]))
         return {**included, **{k: v for k, v in data.items() if k != "table_file"}}
 
+    @field_validator("samples_file")
+    @classmethod
+    def _resolve_samples_file(cls, path: str | None, info: ValidationInfo) -> str | None:
+        if path is None:
+            return None
+        return str((Path((info.context or {}).get("base_dir", ".")) / path).resolve())
+
     @model_validator(mode="after")
     def _consistent(self):
+        self._load_samples()
         if self.table is not None and (self.base or self.per_item):
             raise FieldError("service.table", "give either table or base/per_item, not both")
         if self.table is None and self.base + self.per_item <= 0:
@@ -83,7 +100,21 @@ class ServiceConfig(Section):
                              "choose gamma or lognormal", self.largest_cv)
         if self.distribution == "exponential" and self.largest_cv not in (0.0, 1.0):
             raise FieldError("service.cv", "exponential service has cv 1", self.largest_cv)
+        if self.distribution == "empirical" and self.largest_cv > 0:
+            raise FieldError("service.cv", "empirical service takes its noise from "
+                             "samples_file: drop cv", self.largest_cv)
         return self
+
+    def _load_samples(self) -> None:
+        """With `empirical`: read samples_file; its per-size means are the table if none."""
+        if (self.distribution == "empirical") != (self.samples_file is not None):
+            raise FieldError("service.samples_file", "give samples_file exactly when "
+                             "distribution is empirical", self.samples_file)
+        if self.samples_file is None:
+            return
+        self._samples = read_samples(Path(self.samples_file))
+        if self.table is None and not (self.base or self.per_item):
+            self.table = sample_means(self._samples)
 
     @property
     def largest_table_size(self) -> int | None:
@@ -144,7 +175,9 @@ class ServiceSampler:
         self.mean_by_size_s = [0.0] + [config.mean_s(k) for k in sizes]
         self._draw = None
         cvs = [config.cv_at(k) for k in sizes]
-        if config.distribution == "exponential":
+        if config.distribution == "empirical":
+            self._draw = _empirical_factor(rng, factors_by_size(config._samples, max_size))
+        elif config.distribution == "exponential":
             self._draw = _chunks(lambda n: rng.exponential(1.0, n))
         elif config.distribution == "lognormal" and max(cvs) > 0:
             sigmas = [math.sqrt(math.log1p(cv**2)) for cv in cvs]
@@ -178,6 +211,17 @@ def _lognormal_factor(rng: np.random.Generator, sigma_by_size: list[float]):
     def factor(size: int) -> float:
         sigma = sigma_by_size[size]
         return math.exp(sigma * normal() - sigma * sigma / 2)
+
+    return factor
+
+
+def _empirical_factor(rng: np.random.Generator, factors_by_size: list[np.ndarray]):
+    """Measured factors of mean 1 for each size, resampled uniformly (one uniform stream)."""
+    uniform = _chunks(lambda n: rng.random(n))
+
+    def factor(size: int) -> float:
+        factors = factors_by_size[size]
+        return float(factors[int(uniform() * factors.size)])
 
     return factor
 

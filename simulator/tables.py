@@ -21,6 +21,7 @@ def render_summary(summary: dict, description: str = "") -> str:
     lines += _slo_rows(summary)
     lines += _batch_rows(summary)
     lines.append(_books(summary["requests"]))
+    lines += _network_rows(summary)
     lines += _precision_rows(summary)
     if summary.get("saturated"):
         lines.append(f"saturated        YES: the backlog grew or requests were lost "
@@ -97,7 +98,18 @@ def _batch_rows(summary: dict) -> list[str]:
 def _books(counts: dict) -> str:
     return ("requests         " + f"arrived {counts['arrived']:,}, completed {counts['completed']:,}, "
             f"rejected {counts['rejected']:,}, timed out {counts['timed_out']:,}, "
-            f"in flight at end {counts['in_flight']:,}")
+            f"in flight at end {counts['in_flight']:,}"
+            + (f", failed (network) {counts['failed']:,}" if "failed" in counts else ""))
+
+
+def _network_rows(summary: dict) -> list[str]:
+    net = summary.get("network")
+    if not net:
+        return []
+    attempts = _pm(net["attempts_per_request"], net["attempts_per_request_ci95"], ".4g")
+    return [f"network          {attempts} attempts per request; {net['lost_attempts']:,} "
+            f"attempts lost, {net['failed']:,} requests failed, {net['late_responses']:,} "
+            "answers later than the timeout"]
 
 
 def _precision_rows(summary: dict) -> list[str]:

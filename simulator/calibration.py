@@ -1,0 +1,247 @@
+"""Fitting a scenario to real per-request logs: `batchsim calibrate`.
+
+Owns how log stamps become scenario parameters (the README's "Predicting a
+real server" section explains the model):
+
+- occupancy of a batch = `batch_finish - batch_start` (the model call) plus the
+  server's turnaround, the median gap between a batch's finish and the start
+  of the next one when that batch was cut straight away from requests read
+  during the previous (reading new requests, sending the answer);
+- `service.table`: mean and cv of the occupancy per batch size (sizes seen
+  fewer than `min_samples` times are interpolated by the table; sizes above
+  the largest seen, up to `max_batch_size`, come from a least-squares line);
+  or, with `empirical`, the occupancies themselves in a samples file;
+- `service.overhead.before`: from the client's scheduled send to the request's
+  arrival at the server (`arrival_s`, a kernel stamp; without it, to the
+  batcher reading it, for requests that reached an idle server only);
+- wake-up: how long after the dispatch rule made it due a batch cut from idle
+  starts (the idle server's wake-up; requests arriving meanwhile join it, so
+  it acts as extra `max_queue_delay`, where the scenario carries its median);
+- `service.overhead.after`: from the model's finish to the client reading the
+  answer, minus the turnaround already counted in the occupancy (clipped at 0).
+Delays are fitted as lognormal by their mean and cv.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ScenarioError
+from .servelog import ServeLog, read_log
+
+MIN_SAMPLES = 5
+"""A batch size seen fewer times than this gets no table entry of its own."""
+MIN_DELAY_S = 1e-7
+
+
+@dataclass
+class Fit:
+    """What calibration measured, before it becomes a scenario."""
+
+    sizes: np.ndarray          # per batch
+    occupancy_s: np.ndarray    # per batch
+    turnaround_s: float
+    wakeup_s: float
+    before_s: np.ndarray
+    after_s: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+def measure(logs: list[ServeLog]) -> Fit:
+    """Pool the batches and request delays of every log."""
+    sizes, model_s, gaps, wakeups, before, after = [], [], [], [], [], []
+    for log in logs:
+        start, finish, size, from_idle, due = _batches(log)
+        sizes.append(size)
+        model_s.append(finish - start)
+        gaps.append((start[1:] - finish[:-1])[~from_idle[1:]])
+        wakeups.append(np.clip(start - due, 0, None)[from_idle])
+        before.append(_before_s(log))
+    turnaround_s = _median(np.concatenate(gaps))
+    wakeup_s = _median(np.concatenate(wakeups))
+    notes = [f"turnaround {turnaround_s * 1e6:.0f} us (median of "
+             f"{sum(g.size for g in gaps)} back-to-back gaps), wake-up {wakeup_s * 1e6:.0f} us "
+             f"(median over {sum(w.size for w in wakeups)} batches cut from idle)"]
+    for log in logs:
+        answered = log.answered
+        after.append(log["received_s"][answered] - log["batch_finish_s"][answered]
+                     - turnaround_s)
+    return Fit(np.concatenate(sizes), np.concatenate(model_s) + turnaround_s, turnaround_s,
+               wakeup_s, np.clip(np.concatenate(before), 0, None),
+               np.clip(np.concatenate(after), 0, None), notes)
+
+
+def _before_s(log: ServeLog) -> np.ndarray:
+    """Scheduled send -> arrival at the server (kernel stamp), or, without `arrival_s`,
+    -> enqueue for requests that reached an idle server."""
+    answered = log.answered
+    if log.has("arrival_s"):
+        return log["arrival_s"][answered] - log["scheduled_s"][answered]
+    if log.has("enqueue_s") and log.has("idle_arrival"):
+        idle = answered & (log["idle_arrival"] == 1)
+        return log["enqueue_s"][idle] - log["scheduled_s"][idle]
+    return np.zeros(0)
+
+
+def _batches(log: ServeLog):
+    """Per batch in start order: start, finish, size, whether it was cut from idle
+    (holds a request that reached an idle server) and when the dispatch rule made it
+    due (oldest arrival + max_queue_delay, or the arrival that filled it)."""
+    answered = log.answered
+    ids = log["batch_id"][answered]
+    batch_ids, first = np.unique(ids, return_index=True)
+    index = np.searchsorted(batch_ids, ids)
+    rows = np.flatnonzero(answered)[first]
+    start = log["batch_start_s"][rows]
+    finish = log["batch_finish_s"][rows]
+    size = log["batch_size"][rows].astype(np.int64)
+    from_idle = np.ones(batch_ids.size, dtype=bool)
+    if log.has("idle_arrival"):
+        from_idle[:] = False
+        np.logical_or.at(from_idle, index, log["idle_arrival"][answered] == 1)
+    arrival = log["arrival_s" if log.has("arrival_s") else "scheduled_s"][answered]
+    oldest = np.full(batch_ids.size, np.inf)
+    newest = np.full(batch_ids.size, -np.inf)
+    np.minimum.at(oldest, index, arrival)
+    np.maximum.at(newest, index, arrival)
+    delay = log.setting("max_queue_delay_s") or 0.0
+    limit = log.setting("max_batch_size", int)
+    due = oldest + delay
+    if limit:
+        due = np.where(size >= limit, np.minimum(due, newest), due)
+    if not log.has("arrival_s"):
+        from_idle[:] = False  # no server-side arrival stamp: wake-up not measurable
+    order = np.argsort(start, kind="stable")
+    return start[order], finish[order], size[order], from_idle[order], due[order]
+
+
+def _median(values: np.ndarray) -> float:
+    return float(np.median(values)) if values.size else 0.0
+
+
+def delay_section(values_s: np.ndarray) -> dict | None:
+    """A `{mean, distribution: lognormal, cv}` delay fitted to `values_s` (None if ~0)."""
+    if values_s.size == 0 or values_s.mean() < MIN_DELAY_S:
+        return None
+    mean = float(values_s.mean())
+    cv = float(values_s.std() / mean) if values_s.size > 1 else 0.0
+    if cv < 1e-3:
+        return {"mean": _round(mean)}
+    return {"mean": _round(mean), "distribution": "lognormal", "cv": round(min(cv, 10.0), 4)}
+
+
+def service_table(sizes: np.ndarray, occupancy_s: np.ndarray, max_batch_size: int,
+                  with_cv: bool = True) -> tuple[dict[int, dict | float], list[str]]:
+    """Per-size mean (and cv) of the occupancy, extended linearly up to `max_batch_size`."""
+    table: dict[int, dict | float] = {}
+    counts = {}
+    for size in np.unique(sizes):
+        times = occupancy_s[sizes == size]
+        counts[int(size)] = times.size
+        if times.size < MIN_SAMPLES:
+            continue
+        mean = float(times.mean())
+        table[int(size)] = ({"mean": _round(mean), "cv": round(float(times.std() / mean), 4)}
+                            if with_cv else _round(mean))
+    notes = []
+    if not table:
+        raise ValueError(f"no batch size was seen {MIN_SAMPLES} times or more")
+    largest = max(table)
+    if max_batch_size > largest:
+        base, per_item = _line(sizes, occupancy_s)
+        mean = max(base + per_item * max_batch_size, 1e-9)
+        cv = _pooled_cv(table) if with_cv else None
+        table[max_batch_size] = {"mean": _round(mean), "cv": cv} if with_cv else _round(mean)
+        notes.append(f"sizes above {largest} were never seen {MIN_SAMPLES} times: size "
+                     f"{max_batch_size} extrapolated from the line {base * 1e3:.4g} ms + "
+                     f"{per_item * 1e3:.4g} ms/request")
+    return dict(sorted(table.items())), notes
+
+
+def _line(sizes: np.ndarray, times_s: np.ndarray) -> tuple[float, float]:
+    if np.unique(sizes).size < 2:
+        return float(times_s.mean()), 0.0
+    per_item, base = np.polyfit(sizes.astype(float), times_s, 1)
+    return float(base), float(per_item)
+
+
+def _pooled_cv(table: dict) -> float:
+    cvs = [entry["cv"] for entry in table.values() if isinstance(entry, dict)]
+    return round(float(np.mean(cvs)), 4) if cvs else 0.0
+
+
+def _round(seconds: float) -> float:
+    return float(f"{seconds:.6g}")
+
+
+def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
+                   max_batch_size: int | None = None) -> tuple[Fit, list[str]]:
+    """Fit `paths` and write the scenario `output` (and its samples file with
+    `empirical`); returns the fit and notes for the user. Bad logs raise ScenarioError."""
+    from .scenario import Scenario
+    from .service_samples import write_samples
+    from .yaml_io import dump_yaml
+
+    logs = [read_log(path) for path in paths]
+    fit = measure(logs)
+    size = max_batch_size or _largest_batch_size(logs, fit)
+    try:
+        table, notes = service_table(fit.sizes, fit.occupancy_s, size, with_cv=not empirical)
+    except ValueError as exc:
+        raise ScenarioError(str(paths[0]), "batch_size", str(exc)) from None
+    service = {"distribution": "empirical" if empirical else "lognormal", "table": table}
+    samples = output.with_name(f"{output.stem}-samples.csv")
+    if empirical:
+        service["samples_file"] = samples.name
+    overhead = {k: v for k, v in (("before", delay_section(fit.before_s)),
+                                  ("after", delay_section(fit.after_s))) if v}
+    if overhead:
+        service["overhead"] = overhead
+    data = {"name": _name(output.stem),
+            "description": f"calibrated by batchsim calibrate from {', '.join(map(str, paths))}"
+                           f"; batching.max_queue_delay includes the server's wake-up "
+                           f"({fit.wakeup_s * 1e6:.0f}us)",
+            "seed": 1, "run": {"duration": "30s", "warmup": "1s", "replications": 5},
+            "arrival": {"process": "poisson",
+                        "rate": round(float(logs[0].arrival_rate_rps()), 3)},
+            "batching": _batching(logs[0], size, fit.wakeup_s), "service": service}
+    try:
+        if empirical:
+            write_samples(samples, fit.sizes, fit.occupancy_s)
+        Scenario.from_dict(data, source=str(output), base_dir=output.parent)
+        command = " ".join(["batchsim calibrate", *map(str, paths), "-o", str(output)])
+        _write_atomic(output, f"# {command}\n" + dump_yaml(data))
+    except OSError as exc:
+        raise ScenarioError(str(output), None, f"cannot write: {exc.strerror}") from None
+    return fit, [*fit.notes, *notes]
+
+
+def _largest_batch_size(logs: list[ServeLog], fit: Fit) -> int:
+    recorded = [size for size in (log.setting("max_batch_size", int) for log in logs) if size]
+    return max(recorded) if recorded else int(fit.sizes.max())
+
+
+def _batching(log: ServeLog, largest: int, wakeup_s: float) -> dict:
+    """The log's batching, its delay plus the server's wake-up."""
+    size = log.setting("max_batch_size", int) or largest
+    delay = (log.setting("max_queue_delay_s") or 0.0) + wakeup_s
+    return {"policy": "dynamic", "max_batch_size": min(size, largest),
+            "max_queue_delay": float(f"{delay:.6g}")}
+
+
+def _name(stem: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", stem).lstrip("-_.") or "calibrated"
+    return name[:100]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

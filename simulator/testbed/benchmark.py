@@ -1,0 +1,211 @@
+"""`python -m simulator.testbed.benchmark`: does batchsim predict the real server?
+
+    python -m simulator.testbed.benchmark [--out results/testbed-benchmark] [--quick]
+
+1. Times the model per batch size (a pinned subprocess) to estimate the
+   capacity of a setting = max batch / time of a full batch.
+2. Measures two calibration logs: light load (10% of that estimate, max batch
+   8, delay 0) and medium load (30%, max batch 32, delay 2 ms), and runs
+   `batchsim calibrate` on them (lognormal table and empirical samples); the
+   capacity is then recomputed from the calibrated table (server occupancy).
+3. For each batching setting (8 / 0 and 32 / 2 ms) and each test load (25%,
+   50%, 70% of that setting's calibrated capacity, capped by --max-rate), measures the
+   real server three times with the same arrival schedule (the spread of the
+   three is the server's run-to-run noise) and predicts the run with the
+   calibrated scenario, replaying the schedule (`batchsim validate`).
+4. Writes `benchmark.md` and `benchmark.json`: measured p50/p95/p99 (mean of
+   the repeats), noise (sample std / mean of the repeats), predicted, relative
+   error, and whether |error| <= max(15%, 2 x noise).
+
+About 3 to 4 minutes of wall time; meant for a quiet machine (other
+processes' load shows up as server noise and as overheads the calibration
+logs did not see).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..calibration import calibrate_logs
+from ..scenario import Scenario
+from ..servelog import read_log
+from ..validation import measured_latency_s, predict
+from .model import BLAS_THREAD_VARIABLES, DEFAULT_HIDDEN
+from .run import run_testbed
+
+SETTINGS = {"b8-d0": (8, 0.0), "b32-d2ms": (32, 0.002)}
+CALIBRATION = {"light": ("b8-d0", 0.10), "medium": ("b32-d2ms", 0.30)}
+"""Fractions of the timed-model capacity estimate, which is optimistic (a hot loop
+without the server's turnaround): 30% of it is about half of the real capacity."""
+TEST_LOADS = (0.25, 0.50, 0.70)
+STATS = ("p50", "p95", "p99")
+TARGET = 0.15
+REPEATS = 3
+WARMUP_S = 1.0
+TURNAROUND_GUESS_S = 150e-6
+QUIET_LOAD = 0.5
+
+
+def model_times_s(hidden: int, sizes: list[int]) -> dict[int, float]:
+    """Median model time per batch size, timed in a subprocess with one BLAS thread."""
+    code = ("import json,sys,time;from simulator.testbed.model import MLP;"
+            f"m=MLP({hidden},{max(sizes)});out={{}}\n"
+            f"for k in {sizes}:\n"
+            " [m.forward(k) for _ in range(10)];ts=[]\n"
+            " for _ in range(40):\n"
+            "  t=time.perf_counter();m.forward(k);ts.append(time.perf_counter()-t)\n"
+            " out[k]=sorted(ts)[len(ts)//2]\n"
+            "print(json.dumps(out))")
+    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True)
+    return {int(k): v for k, v in json.loads(done.stdout).items()}
+
+
+def capacities_rps(hidden: int) -> dict[str, float]:
+    times = model_times_s(hidden, sorted({size for size, _ in SETTINGS.values()}))
+    return {name: size / (times[size] + TURNAROUND_GUESS_S)
+            for name, (size, _) in SETTINGS.items()}
+
+
+def measure(folder: Path, name: str, setting: str, rate_rps: float, duration_s: float,
+            seed: int, hidden: int, pin: bool) -> Path:
+    size, delay_s = SETTINGS[setting]
+    return run_testbed(rate_rps, size, delay_s, duration_s, folder / f"{name}.csv", seed,
+                       hidden, pin)
+
+
+def point(scenario: Scenario, logs: list[Path], wakeup_s: float, replications: int) -> dict:
+    """Measured statistics of the repeats, their noise, and the prediction of the first."""
+    parsed = [read_log(path) for path in logs]
+    measured = []
+    for log in parsed:
+        latency_s, _ = measured_latency_s(log, WARMUP_S)
+        measured.append({k: float(np.percentile(latency_s, int(k[1:]))) for k in STATS})
+    prediction = predict(scenario, parsed[0], WARMUP_S, "trace", replications,
+                         dispatch_delay_s=wakeup_s)
+    row = {"rate_rps": parsed[0].arrival_rate_rps(), "statistics": {}}
+    for k in STATS:
+        values = np.array([m[k] for m in measured])
+        mean = float(values.mean())
+        noise = float(values.std(ddof=1) / mean) if values.size > 1 else 0.0
+        predicted = prediction.predicted_s[k]
+        error = (predicted - mean) / mean
+        row["statistics"][k] = {"measured_s": mean, "repeats_s": values.tolist(),
+                                "noise": noise, "predicted_s": predicted, "error": error,
+                                "within": abs(error) <= max(TARGET, 2 * noise)}
+    return row
+
+
+def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: float,
+                  hidden: int, pin: bool, replications: int) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    if load_before[0] > QUIET_LOAD:
+        print(f"warning: load average {load_before[0]:.2f}: other processes will show up as "
+              "server noise and as overheads the calibration did not see", flush=True)
+    capacity = estimate = capacities_rps(hidden)
+    print(f"capacity estimates: {', '.join(f'{k} {v:.0f} req/s' for k, v in capacity.items())}",
+          flush=True)
+    calibration_logs = []
+    for name, (setting, load) in CALIBRATION.items():
+        rate = min(load * capacity[setting], max_rate)
+        print(f"calibration log {name}: {setting} at {rate:.0f} req/s", flush=True)
+        calibration_logs.append(measure(out, f"calibration-{name}", setting, rate,
+                                        calibration_s, 100, hidden, pin))
+    scenarios = {}
+    for variant, empirical in (("lognormal", False), ("empirical", True)):
+        path = out / f"calibrated-{variant}.yaml"
+        fit, notes = calibrate_logs(calibration_logs, path, empirical,
+                                    max(s for s, _ in SETTINGS.values()))
+        scenarios[variant] = Scenario.from_yaml(path)
+    print("\n".join(notes), flush=True)
+    service = scenarios["lognormal"].service
+    capacity = {name: size / service.mean_s(size) for name, (size, _) in SETTINGS.items()}
+    print(f"calibrated capacity: {', '.join(f'{k} {v:.0f} req/s' for k, v in capacity.items())}",
+          flush=True)
+    rows = []
+    for setting in SETTINGS:
+        for load in TEST_LOADS:
+            rate = min(load * capacity[setting], max_rate)
+            print(f"test {setting} at {rate:.0f} req/s ({load:.0%}) x{REPEATS}", flush=True)
+            logs = [measure(out, f"{setting}-{int(load * 100)}-r{r}", setting, rate,
+                            duration_s, 7, hidden, pin) for r in range(REPEATS)]
+            row = {"setting": setting, "load": load}
+            for variant, scenario in scenarios.items():
+                row[variant] = point(scenario, logs, fit.wakeup_s, replications)
+            rows.append(row)
+    report = {"command": " ".join(["python -m simulator.testbed.benchmark", *sys.argv[1:]]),
+              "capacity_rps": capacity, "capacity_estimate_rps": estimate, "calibration": [str(p) for p in calibration_logs],
+              "wakeup_s": fit.wakeup_s, "turnaround_s": fit.turnaround_s,
+              "target": TARGET, "repeats": REPEATS, "duration_s": duration_s, "rows": rows,
+              "wall_s": time.perf_counter() - started, "load_average_before": load_before,
+              "load_average": os.getloadavg()}
+    (out / "benchmark.json").write_text(json.dumps(report, indent=2))
+    (out / "benchmark.md").write_text(render(report))
+    return report
+
+
+def render(report: dict) -> str:
+    lines = ["# Real server vs batchsim prediction", "",
+             f"`{report['command']}`; {report['repeats']} repeats of {report['duration_s']:g}s "
+             f"per point, wall {report['wall_s']:.0f}s, load average (1 min) before "
+             f"{report['load_average_before'][0]:.2f}, after {report['load_average'][0]:.2f}. Calibrated on {', '.join(report['calibration'])}"
+             f" (wake-up {report['wakeup_s'] * 1e6:.0f} us, turnaround "
+             f"{report['turnaround_s'] * 1e6:.0f} us).", "",
+             "Error = (predicted - mean of repeats) / mean of repeats; noise = sample std / mean"
+             " of the repeats; ok = |error| <= max(15%, 2 x noise).", "",
+             "| setting | load | rate | stat | measured ms | noise | lognormal ms | error | ok "
+             "| empirical ms | error | ok |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    passed = total = 0
+    for row in report["rows"]:
+        for k in STATS:
+            log_stat = row["lognormal"]["statistics"][k]
+            emp_stat = row["empirical"]["statistics"][k]
+            lines.append(
+                f"| {row['setting']} | {row['load']:.0%} | {row['lognormal']['rate_rps']:.0f} "
+                f"| {k} | {log_stat['measured_s'] * 1e3:.3f} | {log_stat['noise']:.1%} "
+                f"| {log_stat['predicted_s'] * 1e3:.3f} | {log_stat['error']:+.1%} "
+                f"| {'yes' if log_stat['within'] else 'no'} "
+                f"| {emp_stat['predicted_s'] * 1e3:.3f} | {emp_stat['error']:+.1%} "
+                f"| {'yes' if emp_stat['within'] else 'no'} |")
+            passed += log_stat["within"]
+            total += 1
+    lines += ["", f"lognormal calibration: {passed}/{total} statistics within target.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m simulator.testbed.benchmark",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("results/testbed-benchmark"))
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds per test run")
+    parser.add_argument("--calibration-duration", type=float, default=10.0)
+    parser.add_argument("--max-rate", type=float, default=4000.0,
+                        help="cap on the offered rate (the Python client's limit)")
+    parser.add_argument("--hidden", type=int, default=DEFAULT_HIDDEN)
+    parser.add_argument("--replications", type=int, default=5)
+    parser.add_argument("--pin-cpus", action="store_true")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 s runs (a smoke test of the pipeline, not a measurement)")
+    args = parser.parse_args(argv)
+    duration = 2.0 if args.quick else args.duration
+    calibration = 3.0 if args.quick else args.calibration_duration
+    report = run_benchmark(args.out, duration, calibration, args.max_rate, args.hidden,
+                           args.pin_cpus, args.replications)
+    print(render(report))
+    print(f"written: {args.out / 'benchmark.md'} and {args.out / 'benchmark.json'}")
+
+
+if __name__ == "__main__":
+    main()

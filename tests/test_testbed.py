@@ -1,0 +1,97 @@
+"""The testbed server: its log format, and its batcher audited against the dynamic rule."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import cli
+from simulator.engine import simulate
+from simulator.scenario import Scenario
+from simulator.servelog import COLUMNS, read_log, write_log
+from simulator.simlog import log_columns
+from simulator.testbed.loadgen import ClientStamps, poisson_schedule_ns
+from simulator.testbed.rules import audit
+from simulator.testbed.run import merge_stamps, run_testbed
+
+from conftest import scenario_dict
+
+
+def simulated_log(tmp_path, max_batch_size=4, delay="1ms", rate=800.0):
+    scenario = Scenario.model_validate(scenario_dict(
+        run={"duration": 10.0, "replications": 1}, arrival={"process": "poisson", "rate": rate},
+        batching={"policy": "dynamic", "max_batch_size": max_batch_size,
+                  "max_queue_delay": delay},
+        service={"base": "1ms", "per_item": "0.3ms", "distribution": "gamma", "cv": 0.3}))
+    path = tmp_path / "sim.csv"
+    write_log(path, log_columns(simulate(scenario, 0)), {})
+    return read_log(path)
+
+
+def test_the_audit_passes_batchsims_own_dynamic_batcher(tmp_path):
+    result = audit(simulated_log(tmp_path), 4, 1e-3)
+    assert result.too_large == 0 and result.early == 0
+    assert result.lateness_s.size > 1000
+    assert np.abs(result.lateness_s).max() < 1e-9
+
+
+def test_the_audit_catches_batches_cut_early_held_or_too_large(tmp_path):
+    log = simulated_log(tmp_path)
+    assert audit(log, 3, 1e-3).too_large > 0
+    # with a longer delay than the batcher used, its partial batches were cut early
+    assert audit(log, 4, 5e-3).early > 0
+    # with a shorter one, they were held past it
+    assert audit(log, 4, 0.5e-3).lateness_s.max() > 0.4e-3
+
+
+def test_poisson_schedule_has_the_requested_rate_and_starts_after_start():
+    schedule = poisson_schedule_ns(2000.0, 10.0, seed=4, start_ns=10**9)
+    gaps = np.diff(schedule) / 1e9
+    assert schedule[0] >= 10**9 and np.all(gaps >= 0)
+    # 20000 exponential gaps: mean 0.5 ms within 4 standard errors, cv near 1
+    assert abs(gaps.mean() - 5e-4) < 4 * 5e-4 / np.sqrt(gaps.size)
+    assert abs(gaps.std() / gaps.mean() - 1) < 0.05
+
+
+def test_merged_stamps_make_a_well_formed_log(tmp_path):
+    scheduled = np.array([1_000, 2_000, 3_000, 9_000], dtype=np.int64)
+    client = ClientStamps(scheduled, scheduled + 10, np.array([1_300, 2_500, 2_600, -1]))
+    server = {"req_id": np.array([0, 1, 2]), "req_batch": np.array([0, 1, 1]),
+              "req_arrival_ns": np.array([1_020, 2_020, 3_020]),
+              "req_enqueue_ns": np.array([1_030, 2_030, 3_030]),
+              "req_idle": np.array([1, 1, 0]), "batch_size": np.array([1, 2]),
+              "batch_start_ns": np.array([1_040, 2_040]) + 0,
+              "batch_finish_ns": np.array([1_200, 2_400])}
+    server["req_enqueue_ns"][2] = 2_030  # read with request 1
+    server["req_arrival_ns"][2] = 2_025
+    client.scheduled_ns[2] = 2_001
+    client.sent_ns[2] = 2_011
+    columns = merge_stamps(client, server, origin_ns=0)
+    path = tmp_path / "log.csv"
+    write_log(path, columns, {"max_batch_size": 2, "max_queue_delay_s": 0})
+    log = read_log(path)
+    assert list(log.columns) == [c for c in COLUMNS]
+    assert log.answered.tolist() == [True, True, True, False]
+    assert log["batch_size"].tolist() == [1, 2, 2, -1]
+    assert log["received_s"][1] == pytest.approx(2.5e-6)
+    assert log.setting("max_batch_size", int) == 2
+
+
+@pytest.mark.realserver
+def test_a_short_real_server_run(tmp_path):
+    """A few seconds of the real server: the log is well formed and the batcher obeys
+    the dynamic rule (none above the maximum, none early, none held for long)."""
+    path = run_testbed(300.0, 4, 1e-3, 2.5, tmp_path / "real.csv", seed=5, hidden=512)
+    log = read_log(path)  # the reader refuses stamps out of causal order
+    assert log.answered.all() and log["scheduled_s"].size > 400
+    assert set(np.unique(log["idle_arrival"])) <= {0, 1}
+    result = audit(log, 4, 1e-3)
+    assert result.too_large == 0 and result.early == 0
+    # held = started after the batch was due with the worker free; wake-ups cost
+    # a little, a loaded machine more, a broken batcher whole delays or seconds
+    assert np.mean(result.lateness_s > 2e-3) < 0.05
+    assert result.lateness_s.max() < 0.1
+    out = tmp_path / "fitted.yaml"
+    calibrated = CliRunner().invoke(cli, ["calibrate", str(path), "-o", str(out)])
+    assert calibrated.exit_code == 0, calibrated.output
+    validated = CliRunner().invoke(cli, ["validate", str(out), str(path), "--warmup", "0.5s"])
+    assert validated.exit_code == 0, validated.output
