@@ -211,7 +211,8 @@ class Scenario(Section):
         key = "network" if self.network is not None else (
             "service.overhead" if self.service.overhead is not None else None)
         if key is not None:
-            fleet = "replicas" if self.replicas is not None else "classes"
+            fleet = ("replicas" if self.replicas is not None else "classes"
+                     if self.classes is not None else "arrival.process closed")
             raise FieldError(key, f"cannot be combined with {fleet}: yet (the client path is "
                              "modelled for a single pool)")
 
