@@ -26,7 +26,7 @@ import simpy
 from .batching import INF, Dispatch
 from .disciplines import ClassQueue, ClassSpec
 from .engine import _delay_until, expected_service
-from .records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
+from .records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
 from .scenario import Scenario
 from .service import ServiceSampler
@@ -43,6 +43,8 @@ def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecor
     else:
         times_s = scenario.arrival.times_s(stream(scenario.seed, replication, "arrivals"),
                                            horizon_s=run.duration, n=run.requests)
+        if scenario.ensemble:  # one task per branch, in request order
+            times_s = np.repeat(times_s, scenario.ensemble.branches)
         fleet = Fleet(env, scenario, times_s, replication)
         env.process(fleet.arrivals())
         end_s = run.duration if run.requests is None else \
@@ -234,22 +236,25 @@ class Fleet:
             n = times_s.size
             self.arrival_s, self.at_s = times_s, memoryview(times_s)
             self.outcome = np.zeros(n, dtype=np.int8)
-            self.klass = draw_classes(scenario, replication, n)
+            self.klass = draw_classes(scenario, replication, n) if not scenario.ensemble else \
+                np.repeat(draw_classes(scenario, replication, n // scenario.ensemble.branches),
+                          scenario.ensemble.branches)
             self.replica_of = np.full(n, -1, dtype=np.int32)
         self.specs = class_specs(scenario)
         self.discipline = scenario.queue.discipline
         self.ledger = Ledger()
         self.ledger.keep_ids = self.waiters is not None
         self.next_arrival = 0
-        replicas = scenario.replicas
-        count = replicas.count if replicas else 1
+        replicas = scenario.replicas or scenario.ensemble
+        count = (replicas.count if scenario.replicas else replicas.branches) if replicas else 1
         factors = replicas.factors() if replicas else [1.0]
         self.replicas = [
             Replica(self, r, factors[r], ServiceSampler(
                 scenario.service, stream(scenario.seed, replication, "service", r),
                 scenario.batching.largest_charged_size))
             for r in range(count)]
-        self.router = Router(replicas.router if replicas else "round_robin", self.replicas,
+        rule = scenario.replicas.router if scenario.replicas else "round_robin"
+        self.router = Router(rule, self.replicas,
                              stream(scenario.seed, replication, "routing"), n)
 
     def start_users(self, rng: np.random.Generator) -> None:
@@ -331,7 +336,7 @@ class Fleet:
         outcome[done] = COMPLETED
         scenario = self.scenario
         classes = scenario.classes
-        return ReplicationRecord(
+        record = ReplicationRecord(
             replication=replication, warmup_s=warmup_s, end_s=end_s,
             servers=scenario.servers.count * len(self.replicas),
             timeout_s=scenario.queue.timeout,
@@ -340,12 +345,15 @@ class Fleet:
             batch_size=sizes, batch_charged=np.asarray(ledger.charged, dtype=np.int64),
             batch_server=np.asarray(ledger.server, dtype=np.int64),
             replicas=len(self.replicas),
-            replica=self.replica_of if scenario.replicas else None,
+            replica=self.replica_of if scenario.replicas or scenario.ensemble else None,
             batch_replica=np.asarray(ledger.replica, dtype=np.int32),
             request_class=self.klass if classes else None,
             class_names=tuple(c.name for c in classes) if classes else None,
             class_slo_s=tuple(c.slo for c in classes) if classes else None,
             batch_cap=self._cap_history())
+        if scenario.ensemble:
+            join_branches(record, scenario.ensemble.branches, scenario.ensemble.needed)
+        return record
 
     def _cap_history(self) -> np.ndarray | None:
         """Each batch's cap under `adaptive` batching, from its replica's policy."""
@@ -357,6 +365,32 @@ class Fleet:
         for index, history in enumerate(histories):
             caps[batch_replica == index] = history
         return caps
+
+
+def join_branches(record: ReplicationRecord, branches: int, needed: int) -> None:
+    """Ensemble: each request's answer is its `needed`-th branch to complete.
+
+    Tasks j*branches .. j*branches + branches - 1 are request j's branches. The
+    request's outcome is `completed` once `needed` have completed, `rejected`
+    (or `timed_out`) once too many branches were lost for that ever to happen,
+    else in flight. Fills the record's client arrays (sent_s, delivery, ...).
+    """
+    n = record.arrival_s.size // branches
+    outcome = record.outcome.reshape(n, branches)
+    finish_s = np.where(outcome == COMPLETED, record.finish_s.reshape(n, branches), np.inf)
+    order = np.argsort(finish_s, axis=1, kind="stable")[:, needed - 1]
+    rows = np.arange(n)
+    answered = np.isfinite(finish_s[rows, order])
+    record.sent_s = record.arrival_s[::branches].copy()
+    record.delivery = np.where(answered, rows * branches + order, -1)
+    record.response_delay_s = np.zeros(n)
+    client = np.full(n, IN_FLIGHT, dtype=np.int8)
+    client[answered] = COMPLETED
+    rejected = (outcome == REJECTED).sum(axis=1)
+    lost = rejected + (outcome == TIMED_OUT).sum(axis=1)
+    doomed = ~answered & (lost > branches - needed)
+    client[doomed] = np.where(rejected[doomed] > 0, REJECTED, TIMED_OUT)
+    record.client_outcome = client
 
 
 class Router:
@@ -386,7 +420,7 @@ class Router:
 
     def _round_robin(self, rid: int) -> int:
         self.turn = (self.turn + 1) % self.count
-        return self.turn
+        return self.turn  # with an ensemble: task rid goes to branch rid % branches
 
     def _random(self, rid: int) -> int:
         return int(self.uniform[rid] * self.count)

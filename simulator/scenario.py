@@ -23,7 +23,7 @@ from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError, translate_validation_error
 from .grid import SweepSection
 from .service import ServiceConfig
-from .topology import Discipline, ReplicasSection, RequestClass, check_classes
+from .topology import Discipline, EnsembleSection, ReplicasSection, RequestClass, check_classes
 from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
 
 MAX_EXPECTED_ARRIVALS = 100_000_000
@@ -180,11 +180,17 @@ class Scenario(Section):
         None, description="independent replicas behind a router (see topology)")
     classes: list[RequestClass] | None = Field(
         None, description="request classes: share of arrivals, slo, priority, queue policy")
+    ensemble: EnsembleSection | None = Field(
+        None, description="fork-join: each request served by every branch, answered when "
+        "all (or the first k) have answered")
 
     @model_validator(mode="after")
     def _cross_checks(self):
         self._pick_hardware()
         resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
+        if self.ensemble is not None and (self.replicas is not None or self.is_closed_loop):
+            raise FieldError("ensemble", "cannot be combined with replicas: or closed-loop "
+                             "arrivals yet")
         if self.is_closed_loop and self.run.requests is not None:
             raise FieldError("run.requests", "closed-loop arrivals need run.duration",
                              self.run.requests)
@@ -212,7 +218,8 @@ class Scenario(Section):
             "service.overhead" if self.service.overhead is not None else None)
         if key is not None:
             fleet = ("replicas" if self.replicas is not None else "classes"
-                     if self.classes is not None else "arrival.process closed")
+                     if self.classes is not None else "ensemble" if self.ensemble is not None
+                     else "arrival.process closed")
             raise FieldError(key, f"cannot be combined with {fleet}: yet (the client path is "
                              "modelled for a single pool)")
 
@@ -290,12 +297,15 @@ class Scenario(Section):
         size = self.batching.max_batch_size
         busy_s = self.service.mean_s(self.batching.charged_size(size))
         speed = sum(1 / f for f in self.replicas.factors()) if self.replicas else 1.0
+        if self.ensemble:  # every request needs every branch: the slowest one limits
+            speed = 1 / max(self.ensemble.factors())
         return speed * self.servers.count * size / busy_s
 
     @property
     def uses_fleet(self) -> bool:
         """True when replicas or classes need the fleet model (not the plain loop)."""
-        return self.replicas is not None or self.classes is not None or self.is_closed_loop
+        return (self.replicas is not None or self.classes is not None or self.is_closed_loop
+                or self.ensemble is not None)
 
     @property
     def is_closed_loop(self) -> bool:
