@@ -26,7 +26,8 @@ import simpy
 from .batching import INF, Dispatch
 from .disciplines import ClassQueue, ClassSpec
 from .engine import _delay_until, expected_service
-from .records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
+from .faults import straggle_factors
+from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
 from .scenario import Scenario
 from .service import ServiceSampler
@@ -108,7 +109,7 @@ class Ledger:
         self.charged: list[int] = []
         self.server: list[int] = []
         self.replica: list[int] = []
-        self.ids: list[list[int]] = []  # members of each batch (closed loop only)
+        self.ids: list[list[int]] = []  # members of each batch (closed loop, faults)
         self.keep_ids = False
 
     def open(self, ids: list[int], now: float, action: Dispatch, server: int,
@@ -141,8 +142,13 @@ class Replica:
         self.assigned = [self.env.event() for _ in range(self.servers)]
         self.in_service = 0
         self.alarm_s = INF
-        for server_id in range(self.servers):
-            self.env.process(self.server(server_id))
+        self.busy: dict[int, int] = {}  # server id -> batch it serves
+        self.down_count = 0  # overlapping outages
+        faults = scenario.faults
+        self.in_flight = faults.in_flight if faults else "retry"
+        self.straggle = fleet.straggle
+        self.procs = [self.env.process(self.server(server_id))
+                      for server_id in range(self.servers)]
 
     @property
     def outstanding(self) -> int:
@@ -182,21 +188,64 @@ class Replica:
             env.timeout(_delay_until(now, until_s)).callbacks.append(self.dispatch)
 
     def server(self, server_id: int):
-        """Serves each batch it is handed (service time x this replica's factor)."""
+        """Serves each batch it is handed (service time x this replica's factor x a
+        straggler factor); an outage interrupts it (`_abort`)."""
         env, ledger, factor = self.env, self.fleet.ledger, self.factor
-        policy = self.policy
+        policy, straggle = self.policy, self.straggle
         while True:
-            batch = yield self.assigned[server_id]
-            self.assigned[server_id] = env.event()
-            service_s = self.sample_s(ledger.charged[batch]) * factor
-            yield env.timeout(service_s)
+            try:
+                batch = yield self.assigned[server_id]
+                self.assigned[server_id] = env.event()
+                service_s = self.sample_s(ledger.charged[batch]) * factor
+                if straggle is not None:
+                    service_s *= straggle()
+                yield env.timeout(service_s)
+            except simpy.Interrupt:
+                self._abort(server_id)
+                continue
+            del self.busy[server_id]
             ledger.finish_s[batch] = env.now
             self.in_service -= ledger.size[batch]
             if ledger.keep_ids:
                 self.fleet.resolved(ledger.ids[batch])
             policy.completed(env.now, ledger.size[batch], service_s)
-            self.free.append(server_id)
+            if self.down_count == 0:
+                self.free.append(server_id)
+                self.dispatch()
+
+    # -- outages -------------------------------------------------------------------------
+    def go_down(self) -> None:
+        """An outage starts: no server takes batches; the batches in service are cut."""
+        self.down_count += 1
+        if self.down_count == 1:
+            self.free.clear()
+            for server_id in list(self.busy):
+                self.procs[server_id].interrupt("outage")
+
+    def come_up(self) -> None:
+        """An outage ends: every server is free again."""
+        self.down_count -= 1
+        if self.down_count == 0:
+            self.free = deque(range(self.servers))
             self.dispatch()
+
+    def _abort(self, server_id: int) -> None:
+        """The batch on `server_id` is cut: its requests retry (head of queue) or fail."""
+        self.assigned[server_id] = self.env.event()
+        batch = self.busy.pop(server_id, None)
+        if batch is None:  # it had just finished
+            return
+        ledger, fleet = self.fleet.ledger, self.fleet
+        ids, size = ledger.ids[batch], ledger.size[batch]
+        ledger.ids[batch], ledger.size[batch] = [], 0
+        ledger.finish_s[batch] = self.env.now
+        self.in_service -= size
+        if self.in_flight == "retry":
+            self.queue.requeue(ids)
+        else:
+            for rid in ids:
+                fleet.outcome[rid] = FAILED
+            fleet.resolved(ids)
 
     def _start_batch(self, action: Dispatch, now: float) -> None:
         server_id = self.free.popleft()
@@ -204,6 +253,7 @@ class Replica:
         self.in_service += action.size
         batch = self.fleet.ledger.open(ids, now, action, self.index * self.servers + server_id,
                                        self.index)
+        self.busy[server_id] = batch
         self.assigned[server_id].succeed(batch)
 
     def _expire(self, now: float) -> None:
@@ -243,7 +293,10 @@ class Fleet:
         self.specs = class_specs(scenario)
         self.discipline = scenario.queue.discipline
         self.ledger = Ledger()
-        self.ledger.keep_ids = self.waiters is not None
+        self.ledger.keep_ids = self.waiters is not None or scenario.faults is not None
+        faults = scenario.faults
+        self.straggle = straggle_factors(faults.stragglers if faults else None,
+                                         stream(scenario.seed, replication, "faults", 1))
         self.next_arrival = 0
         replicas = scenario.replicas or scenario.ensemble
         count = (replicas.count if scenario.replicas else replicas.branches) if replicas else 1
@@ -253,6 +306,8 @@ class Fleet:
                 scenario.service, stream(scenario.seed, replication, "service", r),
                 scenario.batching.largest_charged_size))
             for r in range(count)]
+        if faults is not None:
+            self._schedule_outages(faults, stream(scenario.seed, replication, "faults"))
         rule = scenario.replicas.router if scenario.replicas else "round_robin"
         self.router = Router(rule, self.replicas,
                              stream(scenario.seed, replication, "routing"), n)
@@ -273,6 +328,15 @@ class Fleet:
             self.waiters[rid] = answered
             self.route(rid)
             yield answered
+
+    def _next_up(self, target: int) -> int:
+        """The first replica up after `target` in index order (`target` if none is)."""
+        count = len(self.replicas)
+        for step in range(1, count):
+            candidate = (target + step) % count
+            if not self.replicas[candidate].down_count:
+                return candidate
+        return target
 
     def new_request(self, now: float) -> int:
         """Closed loop: a new request id sent at `now`, with its class and router draws."""
@@ -304,8 +368,31 @@ class Fleet:
             self.route(rid)
             self.next_arrival = rid + 1
 
+    def _schedule_outages(self, faults, rng: np.random.Generator) -> None:
+        for outage in faults.outages:
+            self.env.process(self._outage(self.replicas[outage.replica], outage.at,
+                                          outage.duration))
+        if faults.mtbf is not None:
+            for replica in self.replicas:
+                self.env.process(self._random_outages(replica, faults.mtbf, faults.mttr, rng))
+
+    def _outage(self, replica: Replica, at_s: float, duration_s: float):
+        yield self.env.timeout(at_s)
+        replica.go_down()
+        yield self.env.timeout(duration_s)
+        replica.come_up()
+
+    def _random_outages(self, replica: Replica, mtbf_s: float, mttr_s: float, rng):
+        while True:
+            yield self.env.timeout(rng.exponential(mtbf_s))
+            replica.go_down()
+            yield self.env.timeout(rng.exponential(mttr_s))
+            replica.come_up()
+
     def route(self, rid: int) -> None:
         target = self.router.pick(rid)
+        if self.replicas[target].down_count and not self.scenario.ensemble:
+            target = self._next_up(target)
         self.replica_of[rid] = target
         self.replicas[target].receive(rid, self.at_s[rid])
 
@@ -327,8 +414,9 @@ class Fleet:
         ledger = self.ledger
         sizes = np.asarray(ledger.size, dtype=np.int64)
         batch = np.full(self.arrival_s.size, -1, dtype=np.int64)
-        batch[np.frombuffer(ledger.members, dtype=np.int64)] = np.repeat(
-            np.arange(sizes.size), sizes)
+        members = np.frombuffer(ledger.members, dtype=np.int64) if not ledger.keep_ids else \
+            np.fromiter((rid for ids in ledger.ids for rid in ids), dtype=np.int64)
+        batch[members] = np.repeat(np.arange(sizes.size), sizes)
         finish_s = np.asarray(ledger.finish_s, dtype=float)
         outcome = self.outcome
         done = batch >= 0

@@ -21,6 +21,7 @@ from .batching import BATCHING_POLICIES, resolve_latency_objective
 from .client import NetworkConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError, translate_validation_error
+from .faults import FaultsSection
 from .grid import SweepSection
 from .service import ServiceConfig
 from .topology import Discipline, EnsembleSection, ReplicasSection, RequestClass, check_classes
@@ -180,6 +181,8 @@ class Scenario(Section):
         None, description="independent replicas behind a router (see topology)")
     classes: list[RequestClass] | None = Field(
         None, description="request classes: share of arrivals, slo, priority, queue policy")
+    faults: FaultsSection | None = Field(
+        None, description="replica outages (given or MTBF/MTTR) and straggling batches")
     ensemble: EnsembleSection | None = Field(
         None, description="fork-join: each request served by every branch, answered when "
         "all (or the first k) have answered")
@@ -191,6 +194,13 @@ class Scenario(Section):
         if self.ensemble is not None and (self.replicas is not None or self.is_closed_loop):
             raise FieldError("ensemble", "cannot be combined with replicas: or closed-loop "
                              "arrivals yet")
+        if self.faults is not None:
+            if self.batching.policy_class.tracks_arrivals:
+                raise FieldError("batching.policy", "faults: need a batcher that cuts batches "
+                                 "from the queue (none, dynamic, torchserve, ...)",
+                                 self.batching.policy)
+            self.faults.check_replicas(self.replicas.count if self.replicas else
+                                       self.ensemble.branches if self.ensemble else 1)
         if self.is_closed_loop and self.run.requests is not None:
             raise FieldError("run.requests", "closed-loop arrivals need run.duration",
                              self.run.requests)
@@ -219,7 +229,7 @@ class Scenario(Section):
         if key is not None:
             fleet = ("replicas" if self.replicas is not None else "classes"
                      if self.classes is not None else "ensemble" if self.ensemble is not None
-                     else "arrival.process closed")
+                     else "faults" if self.faults is not None else "arrival.process closed")
             raise FieldError(key, f"cannot be combined with {fleet}: yet (the client path is "
                              "modelled for a single pool)")
 
@@ -305,7 +315,7 @@ class Scenario(Section):
     def uses_fleet(self) -> bool:
         """True when replicas or classes need the fleet model (not the plain loop)."""
         return (self.replicas is not None or self.classes is not None or self.is_closed_loop
-                or self.ensemble is not None)
+                or self.ensemble is not None or self.faults is not None)
 
     @property
     def is_closed_loop(self) -> bool:
