@@ -134,6 +134,11 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
     print(f"calibrated capacity: {', '.join(f'{k} {v:.0f} req/s' for k, v in capacity.items())}",
           flush=True)
     rows = []
+    for (name, (setting, _)), log in zip(CALIBRATION.items(), calibration_logs, strict=True):
+        row = {"setting": setting, "load": f"calibration {name}", "in_sample": True}
+        for variant, scenario in scenarios.items():
+            row[variant] = point(scenario, [log], fit.wakeup_s, replications)
+        rows.append(row)
     for setting in SETTINGS:
         for load in TEST_LOADS:
             rate = min(load * capacity[setting], max_rate)
@@ -169,19 +174,23 @@ def render(report: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     passed = total = 0
     for row in report["rows"]:
+        load = row["load"] if isinstance(row["load"], str) else f"{row['load']:.0%}"
         for k in STATS:
             log_stat = row["lognormal"]["statistics"][k]
             emp_stat = row["empirical"]["statistics"][k]
             lines.append(
-                f"| {row['setting']} | {row['load']:.0%} | {row['lognormal']['rate_rps']:.0f} "
+                f"| {row['setting']} | {load} | {row['lognormal']['rate_rps']:.0f} "
                 f"| {k} | {log_stat['measured_s'] * 1e3:.3f} | {log_stat['noise']:.1%} "
                 f"| {log_stat['predicted_s'] * 1e3:.3f} | {log_stat['error']:+.1%} "
                 f"| {'yes' if log_stat['within'] else 'no'} "
                 f"| {emp_stat['predicted_s'] * 1e3:.3f} | {emp_stat['error']:+.1%} "
                 f"| {'yes' if emp_stat['within'] else 'no'} |")
-            passed += log_stat["within"]
-            total += 1
-    lines += ["", f"lognormal calibration: {passed}/{total} statistics within target.", ""]
+            if not row.get("in_sample"):
+                passed += log_stat["within"]
+                total += 1
+    lines += ["", "Calibration rows are in-sample (the log the scenario was fitted to, one run: no "
+              "noise column); the others are predictions.",
+              f"lognormal calibration: {passed}/{total} predicted statistics within target.", ""]
     return "\n".join(lines)
 
 
