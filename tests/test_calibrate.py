@@ -152,6 +152,10 @@ GOOD_ROWS = "0.1,0,1,0.1,0.2,0.3\n0.2,1,1,0.25,0.3,0.35\n"
     (GOOD_HEADER + "0.1,0,1,0.1,0.2,0.3\n", "at least two requests"),
     (GOOD_HEADER + ",0,1,0.1,0.2,0.3\n" + GOOD_ROWS, "line 2: scheduled_s: empty cell"),
     (GOOD_HEADER + "0.1,0,1,0.1,inf,0.3\n" + GOOD_ROWS, "must be a finite number"),
+    ("# max_batch_size=eight max_queue_delay_s=0\n" + GOOD_HEADER + GOOD_ROWS,
+     "settings line: max_batch_size: not a number"),
+    ("# max_batch_size=8 max_queue_delay_s=-1\n" + GOOD_HEADER + GOOD_ROWS,
+     "settings line: max_queue_delay_s: must be a finite number >= 0"),
 ])
 @pytest.mark.parametrize("command", ["calibrate", "validate"])
 def test_bad_logs_are_one_line_errors_naming_file_and_column(tmp_path, text, problem, command):

@@ -7,7 +7,8 @@
 2. Measures two calibration logs: light load (10% of that estimate, max batch
    8, delay 0) and medium load (30%, max batch 32, delay 2 ms), and runs
    `batchsim calibrate` on them (lognormal table and empirical samples); the
-   capacity is then recomputed from the calibrated table (server occupancy).
+   capacity is then recomputed from the calibrated table (server occupancy):
+   the best k / mean(k) over the measured sizes k up to the setting's maximum.
 3. For each batching setting (8 / 0 and 32 / 2 ms) and each test load (25%,
    50%, 70% of that setting's calibrated capacity, capped by --max-rate), measures the
    real server three times with the same arrival schedule (the spread of the
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..calibration import calibrate_logs
+from ..calibration import MIN_SAMPLES, calibrate_logs
 from ..scenario import Scenario
 from ..servelog import read_log
 from ..validation import measured_latency_s, predict
@@ -73,6 +74,16 @@ def model_times_s(hidden: int, sizes: list[int]) -> dict[int, float]:
 def capacities_rps(hidden: int) -> dict[str, float]:
     times = model_times_s(hidden, sorted({size for size, _ in SETTINGS.values()}))
     return {name: size / (times[size] + TURNAROUND_GUESS_S)
+            for name, (size, _) in SETTINGS.items()}
+
+
+def calibrated_capacity_rps(scenario: Scenario, fit) -> dict[str, float]:
+    """Per setting: the best throughput k / mean(k) over the batch sizes k <= its maximum
+    that the calibration logs measured (an extrapolated mean(max) is too uncertain)."""
+    sizes, counts = np.unique(fit.sizes, return_counts=True)
+    measured = sizes[counts >= MIN_SAMPLES]
+    service = scenario.service
+    return {name: max(int(k) / service.mean_s(int(k)) for k in measured if k <= size)
             for name, (size, _) in SETTINGS.items()}
 
 
@@ -129,8 +140,7 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
                                     max(s for s, _ in SETTINGS.values()))
         scenarios[variant] = Scenario.from_yaml(path)
     print("\n".join(notes), flush=True)
-    service = scenarios["lognormal"].service
-    capacity = {name: size / service.mean_s(size) for name, (size, _) in SETTINGS.items()}
+    capacity = calibrated_capacity_rps(scenarios["lognormal"], fit)
     print(f"calibrated capacity: {', '.join(f'{k} {v:.0f} req/s' for k, v in capacity.items())}",
           flush=True)
     rows = []
