@@ -38,6 +38,7 @@ from .servelog import ServeLog, read_log
 MIN_SAMPLES = 5
 """A batch size seen fewer times than this gets no table entry of its own."""
 MIN_DELAY_S = 1e-7
+SATURATION_RATIO = 3.0
 
 
 @dataclass
@@ -68,6 +69,7 @@ def measure(logs: list[ServeLog]) -> Fit:
     notes = [f"turnaround {turnaround_s * 1e6:.0f} us (median of "
              f"{sum(g.size for g in gaps)} back-to-back gaps), wake-up {wakeup_s * 1e6:.0f} us "
              f"(median over {sum(w.size for w in wakeups)} batches cut from idle)"]
+    notes += [note for note in map(_saturation_note, logs) if note]
     for log in logs:
         answered = log.answered
         after.append(log["received_s"][answered] - log["batch_finish_s"][answered]
@@ -75,6 +77,22 @@ def measure(logs: list[ServeLog]) -> Fit:
     return Fit(np.concatenate(sizes), np.concatenate(model_s) + turnaround_s, turnaround_s,
                wakeup_s, np.clip(np.concatenate(before), 0, None),
                np.clip(np.concatenate(after), 0, None), notes)
+
+
+def _saturation_note(log: ServeLog) -> str | None:
+    """A warning when the latency of a log's last quarter is far above its first's."""
+    answered = log.answered
+    order = np.argsort(log["scheduled_s"][answered], kind="stable")
+    latency = (log["received_s"] - log["scheduled_s"])[answered][order]
+    quarter = latency.size // 4
+    if quarter < 10:
+        return None
+    first, last = np.median(latency[:quarter]), np.median(latency[-quarter:])
+    if last > SATURATION_RATIO * first:
+        return (f"warning: {log.path}: median latency {first * 1e3:.3g} ms in its first quarter, "
+                f"{last * 1e3:.3g} ms in its last: the server looks saturated (backlog "
+                "growing), so its times may not describe normal operation")
+    return None
 
 
 def _before_s(log: ServeLog) -> np.ndarray:

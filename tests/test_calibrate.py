@@ -197,3 +197,12 @@ def test_validate_prints_a_table_and_exits_0_however_large_the_errors(tmp_path):
     for key in ("p50", "p90", "p95", "p99", "mean", "measured", "predicted", "error"):
         assert key in result.output
     assert "+" in result.output  # errors of several hundred percent, still exit 0
+
+
+def test_a_saturated_log_earns_a_warning_and_a_stable_one_none(tmp_path):
+    stable = synthetic_log(tmp_path / "stable.csv", known_scenario(duration=10.0))
+    _, notes = calibrate_logs([stable], tmp_path / "a.yaml")
+    assert not any("saturated" in n for n in notes)
+    overloaded = synthetic_log(tmp_path / "over.csv", known_scenario(duration=10.0, rate=4000))
+    _, notes = calibrate_logs([overloaded], tmp_path / "b.yaml")
+    assert any("over.csv" in n and "saturated" in n for n in notes)
