@@ -446,7 +446,9 @@ class AdaptiveBatcher(BatchingPolicy):
 class SloAwareBatcher(BatchingPolicy):
     """Deadline-aware batching (Clockwork/Nexus style): wait only while it is safe.
 
-    The oldest waiting request must finish by its arrival + `latency_objective`.
+    The oldest waiting request must finish by its arrival + `latency_objective`
+    - `slack` (a margin for service-time noise and for the requests that queue
+    behind the batch; 0 plans on the mean alone).
     With E[S(k)] the expected service time of a batch of k (from `service:`),
     a free server with q waiting:
     1. takes `max_batch_size` at once if that many wait;
@@ -464,6 +466,8 @@ class SloAwareBatcher(BatchingPolicy):
         latency_objective: PositiveSeconds | None = Field(
             None, description="deadline of each request after its arrival (default: "
             "slo.latency)")
+        slack: Seconds = Field(0.0, description="plan to finish this long before the "
+                               "deadline")
 
     def __init__(self, config):
         super().__init__(config)
@@ -481,7 +485,7 @@ class SloAwareBatcher(BatchingPolicy):
             return WAIT_FOR_ARRIVAL
         if queued >= self.max_size:
             return self._take(self.max_size)
-        deadline_s = oldest_s + self.objective_s
+        deadline_s = oldest_s + self.objective_s - self.config.slack
         expected_s = self.expected_s
         fits = queued
         while fits and now_s + expected_s(fits) > deadline_s + TIME_EPS_S:

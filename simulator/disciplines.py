@@ -62,6 +62,12 @@ class ClassQueue:
         self.fresh[self.klass[rid]].append(rid)
         self.size += 1
 
+    def requeue(self, ids: list[int]) -> None:
+        """Put `ids` (an interrupted batch) back at the head of their classes' lanes."""
+        for rid in reversed(ids):
+            self.fresh[self.klass[rid]].appendleft(rid)
+        self.size += len(ids)
+
     def oldest_s(self) -> float:
         """Earliest arrival among the queued requests (INF when empty)."""
         heads = [q[0] for q in (*self.fresh, *self.late) if q]

@@ -16,6 +16,7 @@ replicas go into one ledger, numbered in start order.
 
 from __future__ import annotations
 
+import bisect
 from array import array
 from collections import deque
 
@@ -25,7 +26,8 @@ import simpy
 from .batching import INF, Dispatch
 from .disciplines import ClassQueue, ClassSpec
 from .engine import _delay_until, expected_service
-from .records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
+from .faults import straggle_factors
+from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
 from .scenario import Scenario
 from .service import ServiceSampler
@@ -34,12 +36,20 @@ from .service import ServiceSampler
 def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecord:
     """Run replication `replication` of a scenario with replicas and/or classes."""
     run = scenario.run
-    times_s = scenario.arrival.times_s(stream(scenario.seed, replication, "arrivals"),
-                                       horizon_s=run.duration, n=run.requests)
     env = simpy.Environment()
-    fleet = Fleet(env, scenario, times_s, replication)
-    env.process(fleet.arrivals())
-    end_s = run.duration if run.requests is None else float(times_s[-1]) if times_s.size else 0.0
+    if scenario.is_closed_loop:
+        fleet = Fleet(env, scenario, None, replication)
+        fleet.start_users(stream(scenario.seed, replication, "clients"))
+        end_s = run.duration
+    else:
+        times_s = scenario.arrival.times_s(stream(scenario.seed, replication, "arrivals"),
+                                           horizon_s=run.duration, n=run.requests)
+        if scenario.ensemble:  # one task per branch, in request order
+            times_s = np.repeat(times_s, scenario.ensemble.branches)
+        fleet = Fleet(env, scenario, times_s, replication)
+        env.process(fleet.arrivals())
+        end_s = run.duration if run.requests is None else \
+            float(times_s[-1]) if times_s.size else 0.0
     if end_s > 0:
         env.run(until=end_s)
     return fleet.record(replication, end_s=end_s, warmup_s=run.fixed_warmup_s)
@@ -71,6 +81,23 @@ def draw_classes(scenario: Scenario, replication: int, n: int) -> np.ndarray:
     return rng.choice(len(shares), size=n, p=shares / shares.sum()).astype(np.int16)
 
 
+class ClassDraws:
+    """Classes drawn one at a time (closed loop: the number of requests is not known)."""
+
+    def __init__(self, scenario: Scenario, replication: int):
+        shares = [c.share for c in scenario.classes or ()]
+        self.bounds = np.cumsum(shares)[:-1].tolist() if shares else []
+        self.rng = stream(scenario.seed, replication, "classes")
+        self.pending: list[float] = []
+
+    def next(self) -> int:
+        if not self.bounds:
+            return 0
+        if not self.pending:
+            self.pending = self.rng.random(4096).tolist()
+        return bisect.bisect_right(self.bounds, self.pending.pop())
+
+
 class Ledger:
     """Every batch of every replica, in start order, and each request's batch."""
 
@@ -82,6 +109,8 @@ class Ledger:
         self.charged: list[int] = []
         self.server: list[int] = []
         self.replica: list[int] = []
+        self.ids: list[list[int]] = []  # members of each batch (closed loop, faults)
+        self.keep_ids = False
 
     def open(self, ids: list[int], now: float, action: Dispatch, server: int,
              replica: int) -> int:
@@ -92,6 +121,8 @@ class Ledger:
         self.charged.append(action.charged_size)
         self.server.append(server)
         self.replica.append(replica)
+        if self.keep_ids:
+            self.ids.append(ids)
         return len(self.start_s) - 1
 
 
@@ -111,8 +142,13 @@ class Replica:
         self.assigned = [self.env.event() for _ in range(self.servers)]
         self.in_service = 0
         self.alarm_s = INF
-        for server_id in range(self.servers):
-            self.env.process(self.server(server_id))
+        self.busy: dict[int, int] = {}  # server id -> batch it serves
+        self.down_count = 0  # overlapping outages
+        faults = scenario.faults
+        self.in_flight = faults.in_flight if faults else "retry"
+        self.straggle = fleet.straggle
+        self.procs = [self.env.process(self.server(server_id))
+                      for server_id in range(self.servers)]
 
     @property
     def outstanding(self) -> int:
@@ -125,6 +161,7 @@ class Replica:
         if (len(queue) >= self.capacity or queue.full_for(self.fleet.klass[rid])
                 or (policy.tracks_arrivals and not policy.admit(now))):
             self.fleet.outcome[rid] = REJECTED
+            self.fleet.resolved((rid,))
             return
         queue.push(rid)
         self.dispatch()
@@ -151,19 +188,64 @@ class Replica:
             env.timeout(_delay_until(now, until_s)).callbacks.append(self.dispatch)
 
     def server(self, server_id: int):
-        """Serves each batch it is handed (service time x this replica's factor)."""
+        """Serves each batch it is handed (service time x this replica's factor x a
+        straggler factor); an outage interrupts it (`_abort`)."""
         env, ledger, factor = self.env, self.fleet.ledger, self.factor
-        policy = self.policy
+        policy, straggle = self.policy, self.straggle
         while True:
-            batch = yield self.assigned[server_id]
-            self.assigned[server_id] = env.event()
-            service_s = self.sample_s(ledger.charged[batch]) * factor
-            yield env.timeout(service_s)
+            try:
+                batch = yield self.assigned[server_id]
+                self.assigned[server_id] = env.event()
+                service_s = self.sample_s(ledger.charged[batch]) * factor
+                if straggle is not None:
+                    service_s *= straggle()
+                yield env.timeout(service_s)
+            except simpy.Interrupt:
+                self._abort(server_id)
+                continue
+            del self.busy[server_id]
             ledger.finish_s[batch] = env.now
             self.in_service -= ledger.size[batch]
+            if ledger.keep_ids:
+                self.fleet.resolved(ledger.ids[batch])
             policy.completed(env.now, ledger.size[batch], service_s)
-            self.free.append(server_id)
+            if self.down_count == 0:
+                self.free.append(server_id)
+                self.dispatch()
+
+    # -- outages -------------------------------------------------------------------------
+    def go_down(self) -> None:
+        """An outage starts: no server takes batches; the batches in service are cut."""
+        self.down_count += 1
+        if self.down_count == 1:
+            self.free.clear()
+            for server_id in list(self.busy):
+                self.procs[server_id].interrupt("outage")
+
+    def come_up(self) -> None:
+        """An outage ends: every server is free again."""
+        self.down_count -= 1
+        if self.down_count == 0:
+            self.free = deque(range(self.servers))
             self.dispatch()
+
+    def _abort(self, server_id: int) -> None:
+        """The batch on `server_id` is cut: its requests retry (head of queue) or fail."""
+        self.assigned[server_id] = self.env.event()
+        batch = self.busy.pop(server_id, None)
+        if batch is None:  # it had just finished
+            return
+        ledger, fleet = self.fleet.ledger, self.fleet
+        ids, size = ledger.ids[batch], ledger.size[batch]
+        ledger.ids[batch], ledger.size[batch] = [], 0
+        ledger.finish_s[batch] = self.env.now
+        self.in_service -= size
+        if self.in_flight == "retry":
+            self.queue.requeue(ids)
+        else:
+            for rid in ids:
+                fleet.outcome[rid] = FAILED
+            fleet.resolved(ids)
 
     def _start_batch(self, action: Dispatch, now: float) -> None:
         server_id = self.free.popleft()
@@ -171,6 +253,7 @@ class Replica:
         self.in_service += action.size
         batch = self.fleet.ledger.open(ids, now, action, self.index * self.servers + server_id,
                                        self.index)
+        self.busy[server_id] = batch
         self.assigned[server_id].succeed(batch)
 
     def _expire(self, now: float) -> None:
@@ -179,7 +262,10 @@ class Replica:
             return
         dropped = queue.expire(now)
         if dropped:
-            self.fleet.outcome[dropped] = TIMED_OUT
+            outcome = self.fleet.outcome
+            for rid in dropped:
+                outcome[rid] = TIMED_OUT
+            self.fleet.resolved(dropped)
             self.policy.dropped(len(dropped))
 
 
@@ -189,25 +275,88 @@ class Fleet:
     def __init__(self, env: simpy.Environment, scenario: Scenario, times_s: np.ndarray,
                  replication: int):
         self.env, self.scenario = env, scenario
-        self.arrival_s, self.at_s = times_s, memoryview(times_s)
-        n = times_s.size
-        self.outcome = np.zeros(n, dtype=np.int8)
-        self.klass = draw_classes(scenario, replication, n)
-        self.replica_of = np.full(n, -1, dtype=np.int32)
+        self.waiters: dict[int, simpy.Event] | None = None
+        if times_s is None:  # closed loop: requests are created during the run
+            n = 0
+            self.arrival_s = self.at_s = array("d")
+            self.outcome, self.klass, self.replica_of = array("b"), array("h"), array("i")
+            self.class_draws = ClassDraws(scenario, replication)
+            self.waiters = {}
+        else:
+            n = times_s.size
+            self.arrival_s, self.at_s = times_s, memoryview(times_s)
+            self.outcome = np.zeros(n, dtype=np.int8)
+            self.klass = draw_classes(scenario, replication, n) if not scenario.ensemble else \
+                np.repeat(draw_classes(scenario, replication, n // scenario.ensemble.branches),
+                          scenario.ensemble.branches)
+            self.replica_of = np.full(n, -1, dtype=np.int32)
         self.specs = class_specs(scenario)
         self.discipline = scenario.queue.discipline
         self.ledger = Ledger()
+        self.ledger.keep_ids = self.waiters is not None or scenario.faults is not None
+        faults = scenario.faults
+        self.straggle = straggle_factors(faults.stragglers if faults else None,
+                                         stream(scenario.seed, replication, "faults", 1))
         self.next_arrival = 0
-        replicas = scenario.replicas
-        count = replicas.count if replicas else 1
+        replicas = scenario.replicas or scenario.ensemble
+        count = (replicas.count if scenario.replicas else replicas.branches) if replicas else 1
         factors = replicas.factors() if replicas else [1.0]
         self.replicas = [
             Replica(self, r, factors[r], ServiceSampler(
                 scenario.service, stream(scenario.seed, replication, "service", r),
                 scenario.batching.largest_charged_size))
             for r in range(count)]
-        self.router = Router(replicas.router if replicas else "round_robin", self.replicas,
+        if faults is not None:
+            self._schedule_outages(faults, stream(scenario.seed, replication, "faults"))
+        rule = scenario.replicas.router if scenario.replicas else "round_robin"
+        self.router = Router(rule, self.replicas,
                              stream(scenario.seed, replication, "routing"), n)
+
+    def start_users(self, rng: np.random.Generator) -> None:
+        """Closed loop: one process per user, all drawing think times from `rng`."""
+        think = self.scenario.arrival.think_time.sampler(rng)
+        for _ in range(self.scenario.arrival.users):
+            self.env.process(self.user(think))
+
+    def user(self, think):
+        """Thinks, sends a request, waits until it is answered or lost; again."""
+        env = self.env
+        while True:
+            yield env.timeout(think())
+            rid = self.new_request(env.now)
+            answered = env.event()
+            self.waiters[rid] = answered
+            self.route(rid)
+            yield answered
+
+    def _next_up(self, target: int) -> int:
+        """The first replica up after `target` in index order (`target` if none is)."""
+        count = len(self.replicas)
+        for step in range(1, count):
+            candidate = (target + step) % count
+            if not self.replicas[candidate].down_count:
+                return candidate
+        return target
+
+    def new_request(self, now: float) -> int:
+        """Closed loop: a new request id sent at `now`, with its class and router draws."""
+        rid = len(self.arrival_s)
+        self.arrival_s.append(now)
+        self.outcome.append(0)
+        self.klass.append(self.class_draws.next())
+        self.replica_of.append(-1)
+        self.router.ensure(rid)
+        return rid
+
+    def resolved(self, ids) -> None:
+        """Closed loop: wake the users whose requests completed or were lost."""
+        waiters = self.waiters
+        if waiters is None:
+            return
+        for rid in ids:
+            event = waiters.pop(rid, None)
+            if event is not None:
+                event.succeed()
 
     def arrivals(self):
         """Routes each arrival at its time."""
@@ -219,13 +368,43 @@ class Fleet:
             self.route(rid)
             self.next_arrival = rid + 1
 
+    def _schedule_outages(self, faults, rng: np.random.Generator) -> None:
+        for outage in faults.outages:
+            self.env.process(self._outage(self.replicas[outage.replica], outage.at,
+                                          outage.duration))
+        if faults.mtbf is not None:
+            for replica in self.replicas:
+                self.env.process(self._random_outages(replica, faults.mtbf, faults.mttr, rng))
+
+    def _outage(self, replica: Replica, at_s: float, duration_s: float):
+        yield self.env.timeout(at_s)
+        replica.go_down()
+        yield self.env.timeout(duration_s)
+        replica.come_up()
+
+    def _random_outages(self, replica: Replica, mtbf_s: float, mttr_s: float, rng):
+        while True:
+            yield self.env.timeout(rng.exponential(mtbf_s))
+            replica.go_down()
+            yield self.env.timeout(rng.exponential(mttr_s))
+            replica.come_up()
+
     def route(self, rid: int) -> None:
         target = self.router.pick(rid)
+        if self.replicas[target].down_count and not self.scenario.ensemble:
+            target = self._next_up(target)
         self.replica_of[rid] = target
         self.replicas[target].receive(rid, self.at_s[rid])
 
     def record(self, replication: int, end_s: float, warmup_s: float) -> ReplicationRecord:
         """Freeze what happened up to `end_s` into arrays."""
+        if self.waiters is not None:
+            self.arrival_s = np.frombuffer(self.arrival_s, dtype=float).copy()
+            self.outcome = np.frombuffer(self.outcome, dtype=np.int8).copy()
+            self.klass = np.frombuffer(self.klass, dtype=np.int16).copy()
+            self.replica_of = np.frombuffer(self.replica_of, dtype=np.int32).copy()
+            self.waiters = None
+            self.next_arrival = self.arrival_s.size
         for rid in range(self.next_arrival, self.arrival_s.size):
             if self.at_s[rid] > end_s:
                 break
@@ -235,8 +414,9 @@ class Fleet:
         ledger = self.ledger
         sizes = np.asarray(ledger.size, dtype=np.int64)
         batch = np.full(self.arrival_s.size, -1, dtype=np.int64)
-        batch[np.frombuffer(ledger.members, dtype=np.int64)] = np.repeat(
-            np.arange(sizes.size), sizes)
+        members = np.frombuffer(ledger.members, dtype=np.int64) if not ledger.keep_ids else \
+            np.fromiter((rid for ids in ledger.ids for rid in ids), dtype=np.int64)
+        batch[members] = np.repeat(np.arange(sizes.size), sizes)
         finish_s = np.asarray(ledger.finish_s, dtype=float)
         outcome = self.outcome
         done = batch >= 0
@@ -244,7 +424,7 @@ class Fleet:
         outcome[done] = COMPLETED
         scenario = self.scenario
         classes = scenario.classes
-        return ReplicationRecord(
+        record = ReplicationRecord(
             replication=replication, warmup_s=warmup_s, end_s=end_s,
             servers=scenario.servers.count * len(self.replicas),
             timeout_s=scenario.queue.timeout,
@@ -253,12 +433,15 @@ class Fleet:
             batch_size=sizes, batch_charged=np.asarray(ledger.charged, dtype=np.int64),
             batch_server=np.asarray(ledger.server, dtype=np.int64),
             replicas=len(self.replicas),
-            replica=self.replica_of if scenario.replicas else None,
+            replica=self.replica_of if scenario.replicas or scenario.ensemble else None,
             batch_replica=np.asarray(ledger.replica, dtype=np.int32),
             request_class=self.klass if classes else None,
             class_names=tuple(c.name for c in classes) if classes else None,
             class_slo_s=tuple(c.slo for c in classes) if classes else None,
             batch_cap=self._cap_history())
+        if scenario.ensemble:
+            join_branches(record, scenario.ensemble.branches, scenario.ensemble.needed)
+        return record
 
     def _cap_history(self) -> np.ndarray | None:
         """Each batch's cap under `adaptive` batching, from its replica's policy."""
@@ -272,6 +455,32 @@ class Fleet:
         return caps
 
 
+def join_branches(record: ReplicationRecord, branches: int, needed: int) -> None:
+    """Ensemble: each request's answer is its `needed`-th branch to complete.
+
+    Tasks j*branches .. j*branches + branches - 1 are request j's branches. The
+    request's outcome is `completed` once `needed` have completed, `rejected`
+    (or `timed_out`) once too many branches were lost for that ever to happen,
+    else in flight. Fills the record's client arrays (sent_s, delivery, ...).
+    """
+    n = record.arrival_s.size // branches
+    outcome = record.outcome.reshape(n, branches)
+    finish_s = np.where(outcome == COMPLETED, record.finish_s.reshape(n, branches), np.inf)
+    order = np.argsort(finish_s, axis=1, kind="stable")[:, needed - 1]
+    rows = np.arange(n)
+    answered = np.isfinite(finish_s[rows, order])
+    record.sent_s = record.arrival_s[::branches].copy()
+    record.delivery = np.where(answered, rows * branches + order, -1)
+    record.response_delay_s = np.zeros(n)
+    client = np.full(n, IN_FLIGHT, dtype=np.int8)
+    client[answered] = COMPLETED
+    rejected = (outcome == REJECTED).sum(axis=1)
+    lost = rejected + (outcome == TIMED_OUT).sum(axis=1)
+    doomed = ~answered & (lost > branches - needed)
+    client[doomed] = np.where(rejected[doomed] > 0, REJECTED, TIMED_OUT)
+    record.client_outcome = client
+
+
 class Router:
     """Picks the replica of each arrival; draws come from one pre-drawn stream."""
 
@@ -279,15 +488,27 @@ class Router:
         self.rule, self.replicas, self.count = rule, replicas, len(replicas)
         self.turn = -1
         self.pick = getattr(self, f"_{rule}")
-        self.uniform = memoryview(rng.random(n)) if n else memoryview(np.zeros(1))
-        if rule == "power_of_two":
+        self.rng = rng
+        self.uniform = array("d")
+        self.pairs: list[list[int]] = []
+        self._draw(n)
+
+    def ensure(self, rid: int) -> None:
+        """Draw more (closed loop) when request `rid` has no draws yet."""
+        if rid >= len(self.uniform):
+            self._draw(4096)
+
+    def _draw(self, n: int) -> None:
+        rng = self.rng
+        self.uniform.extend(rng.random(n).tolist())
+        if self.rule == "power_of_two":
             first = rng.integers(0, self.count, size=n)
             second = (first + rng.integers(1, self.count, size=n)) % self.count
-            self.pairs = np.stack([first, second], axis=1).tolist()
+            self.pairs.extend(np.stack([first, second], axis=1).tolist())
 
     def _round_robin(self, rid: int) -> int:
         self.turn = (self.turn + 1) % self.count
-        return self.turn
+        return self.turn  # with an ensemble: task rid goes to branch rid % branches
 
     def _random(self, rid: int) -> int:
         return int(self.uniform[rid] * self.count)

@@ -106,6 +106,8 @@ class ReplicationRecord:
         if self.has_client_path:
             outcome = self.client_outcome
             names = OUTCOME_NAMES if self.attempts is None else NETWORK_OUTCOME_NAMES
+        if self.attempts is None and (outcome == FAILED).any():  # lost to a fault
+            names = NETWORK_OUTCOME_NAMES
         tally = np.bincount(outcome, minlength=5)
         counts = {name: int(tally[code]) for code, name in names.items()}
         return {"arrived": int(outcome.size), **counts}

@@ -70,6 +70,46 @@ class ReplicasSection(Section):
         return self.service_time_factor or [1.0] * self.count
 
 
+class EnsembleSection(Section):
+    """Fork-join: every request goes to each of `branches` models served in parallel.
+
+    Each branch is served like a replica (its own queue, batcher and
+    servers.count servers, service times x its `service_time_factor`); the
+    request is answered when all branches have answered (`join: all`) or the
+    first `k` (`join: first_k`): its latency is the max (or k-th smallest) of
+    its branches' latencies.
+    """
+
+    branches: int = Field(ge=2, le=1000, description="models each request fans out to")
+    join: Literal["all", "first_k"] = Field("all", description="answer when all branches "
+                                            "or the first k have answered")
+    k: int | None = Field(None, ge=1, description="branches to wait for with join: first_k")
+    service_time_factor: list[float] | None = Field(
+        None, description="per-branch multiplier of every service time; one per branch")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.join == "first_k" and (self.k is None or self.k > self.branches):
+            raise FieldError("ensemble.k", f"join: first_k needs k between 1 and branches "
+                             f"({self.branches})", self.k)
+        if self.join == "all" and self.k is not None:
+            raise FieldError("ensemble.k", "k is only for join: first_k", self.k)
+        factors = self.service_time_factor
+        if factors is not None and (len(factors) != self.branches
+                                    or not all(f > 0 and math.isfinite(f) for f in factors)):
+            raise FieldError("ensemble.service_time_factor", f"needs {self.branches} "
+                             "positive numbers, one per branch", factors)
+        return self
+
+    @property
+    def needed(self) -> int:
+        """Branch answers that complete a request."""
+        return self.branches if self.join == "all" else self.k
+
+    def factors(self) -> list[float]:
+        return self.service_time_factor or [1.0] * self.branches
+
+
 class QueuePolicy(Section):
     """Triton-style per-class queue policy."""
 
