@@ -307,7 +307,7 @@ class Fleet:
                 scenario.batching.largest_charged_size))
             for r in range(count)]
         if faults is not None:
-            self._schedule_outages(faults, stream(scenario.seed, replication, "faults"))
+            self._schedule_outages(faults, scenario.seed, replication)
         rule = scenario.replicas.router if scenario.replicas else "round_robin"
         self.router = Router(rule, self.replicas,
                              stream(scenario.seed, replication, "routing"), n)
@@ -329,14 +329,18 @@ class Fleet:
             self.route(rid)
             yield answered
 
-    def _next_up(self, target: int) -> int:
-        """The first replica up after `target` in index order (`target` if none is)."""
-        count = len(self.replicas)
-        for step in range(1, count):
-            candidate = (target + step) % count
-            if not self.replicas[candidate].down_count:
-                return candidate
-        return target
+    def _next_up(self, target: int, rid: int) -> int:
+        """Another replica for an arrival aimed at a down one (`target` if all are down):
+        the up replica with the fewest queued + in service for the load-aware routers,
+        one drawn at random among those up for round_robin and random."""
+        router = self.router
+        up = [k for k, r in enumerate(self.replicas) if not r.down_count]
+        if not up:
+            return target
+        if router.rule in ("round_robin", "random"):
+            return up[int(router.uniform[rid] * len(up))]
+        loads = [self.replicas[k].outstanding for k in up]
+        return up[router._fewest(loads, rid)]
 
     def new_request(self, now: float) -> int:
         """Closed loop: a new request id sent at `now`, with its class and router draws."""
@@ -368,12 +372,15 @@ class Fleet:
             self.route(rid)
             self.next_arrival = rid + 1
 
-    def _schedule_outages(self, faults, rng: np.random.Generator) -> None:
+    def _schedule_outages(self, faults, seed: int, replication: int) -> None:
+        """Given outages, and random ones from each replica's own stream (so a
+        replica's failure times never depend on what else happens)."""
         for outage in faults.outages:
             self.env.process(self._outage(self.replicas[outage.replica], outage.at,
                                           outage.duration))
         if faults.mtbf is not None:
-            for replica in self.replicas:
+            for index, replica in enumerate(self.replicas):
+                rng = stream(seed, replication, "faults", 2 + index)
                 self.env.process(self._random_outages(replica, faults.mtbf, faults.mttr, rng))
 
     def _outage(self, replica: Replica, at_s: float, duration_s: float):
@@ -392,7 +399,7 @@ class Fleet:
     def route(self, rid: int) -> None:
         target = self.router.pick(rid)
         if self.replicas[target].down_count and not self.scenario.ensemble:
-            target = self._next_up(target)
+            target = self._next_up(target, rid)
         self.replica_of[rid] = target
         self.replicas[target].receive(rid, self.at_s[rid])
 
