@@ -93,7 +93,8 @@ def _replica_utilization(records, index: int) -> float:
         start_s = rec.batch_start_s[mine]
         busy_s += float(np.clip(np.minimum(finish_s, rec.end_s)
                                 - np.maximum(start_s, rec.warmup_s), 0.0, None).sum())
-        per_replica = rec.servers // rec.replicas
+        per_replica = rec.replica_servers[index] if rec.replica_servers else \
+            rec.servers // rec.replicas
         capacity_s += per_replica * (rec.end_s - rec.warmup_s)
     return busy_s / capacity_s if capacity_s else 0.0
 
