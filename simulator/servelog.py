@@ -37,6 +37,7 @@ REQUIRED = ("scheduled_s", "batch_id", "batch_size", "batch_start_s", "batch_fin
             "received_s")
 TIME_COLUMNS = ("scheduled_s", "sent_s", "arrival_s", "enqueue_s", "batch_start_s",
                 "batch_finish_s", "received_s")
+NUMERIC_SETTINGS = {"rate_rps": float, "max_batch_size": int, "max_queue_delay_s": float}
 ORDER_TOLERANCE_S = 1e-6
 """Stamps may disagree by this much (clock read order) before a log is refused."""
 
@@ -62,7 +63,17 @@ class ServeLog:
     def setting(self, name: str, kind=float):
         """A run setting from the header comment, or None."""
         value = self.settings.get(name)
-        return None if value is None else kind(value)
+        if value is None:
+            return None
+        try:
+            number = kind(value)
+        except ValueError:
+            raise ScenarioError(self.path, f"settings line: {name}", "not a number",
+                                value) from None
+        if not np.isfinite(number) or number < 0:
+            raise ScenarioError(self.path, f"settings line: {name}", "must be a finite "
+                                "number >= 0", value)
+        return number
 
     def batches(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(start_s, finish_s, size) of every batch, in start order."""
@@ -133,6 +144,8 @@ def read_log(path: str | Path) -> ServeLog:
         raise ScenarioError(source, None, "a log needs at least two requests")
     columns = _parse_columns(source, header, rows)
     log = ServeLog(source, columns, settings)
+    for name, kind in NUMERIC_SETTINGS.items():
+        log.setting(name, kind)  # refuses a bad value now, not when first used
     _check(log, rows)
     return log
 

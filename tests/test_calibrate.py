@@ -152,6 +152,10 @@ GOOD_ROWS = "0.1,0,1,0.1,0.2,0.3\n0.2,1,1,0.25,0.3,0.35\n"
     (GOOD_HEADER + "0.1,0,1,0.1,0.2,0.3\n", "at least two requests"),
     (GOOD_HEADER + ",0,1,0.1,0.2,0.3\n" + GOOD_ROWS, "line 2: scheduled_s: empty cell"),
     (GOOD_HEADER + "0.1,0,1,0.1,inf,0.3\n" + GOOD_ROWS, "must be a finite number"),
+    ("# max_batch_size=eight max_queue_delay_s=0\n" + GOOD_HEADER + GOOD_ROWS,
+     "settings line: max_batch_size: not a number"),
+    ("# max_batch_size=8 max_queue_delay_s=-1\n" + GOOD_HEADER + GOOD_ROWS,
+     "settings line: max_queue_delay_s: must be a finite number >= 0"),
 ])
 @pytest.mark.parametrize("command", ["calibrate", "validate"])
 def test_bad_logs_are_one_line_errors_naming_file_and_column(tmp_path, text, problem, command):
@@ -193,3 +197,12 @@ def test_validate_prints_a_table_and_exits_0_however_large_the_errors(tmp_path):
     for key in ("p50", "p90", "p95", "p99", "mean", "measured", "predicted", "error"):
         assert key in result.output
     assert "+" in result.output  # errors of several hundred percent, still exit 0
+
+
+def test_a_saturated_log_earns_a_warning_and_a_stable_one_none(tmp_path):
+    stable = synthetic_log(tmp_path / "stable.csv", known_scenario(duration=10.0))
+    _, notes = calibrate_logs([stable], tmp_path / "a.yaml")
+    assert not any("saturated" in n for n in notes)
+    overloaded = synthetic_log(tmp_path / "over.csv", known_scenario(duration=10.0, rate=4000))
+    _, notes = calibrate_logs([overloaded], tmp_path / "b.yaml")
+    assert any("over.csv" in n and "saturated" in n for n in notes)

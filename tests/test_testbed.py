@@ -95,3 +95,33 @@ def test_a_short_real_server_run(tmp_path):
     assert calibrated.exit_code == 0, calibrated.output
     validated = CliRunner().invoke(cli, ["validate", str(out), str(path), "--warmup", "0.5s"])
     assert validated.exit_code == 0, validated.output
+
+
+def test_benchmark_point_and_table_arithmetic(tmp_path):
+    from simulator.testbed.benchmark import point, render
+    from simulator.validation import measured_latency_s
+
+    scenario = Scenario.model_validate(scenario_dict(
+        run={"duration": 8.0, "replications": 1}, arrival={"process": "poisson", "rate": 400},
+        batching={"policy": "dynamic", "max_batch_size": 4, "max_queue_delay": 0},
+        service={"base": "1ms", "per_item": "0.3ms", "distribution": "gamma", "cv": 0.3}))
+    logs = []
+    for seed in (1, 2, 3):
+        path = tmp_path / f"r{seed}.csv"
+        write_log(path, log_columns(simulate(scenario.with_overrides({"seed": seed}), 0)),
+                  {"max_batch_size": 4, "max_queue_delay_s": 0})
+        logs.append(path)
+    row = point(scenario, logs, 0.0, replications=2)
+    p95 = [np.percentile(measured_latency_s(read_log(p), 1.0)[0], 95) for p in logs]
+    stat = row["statistics"]["p95"]
+    assert stat["measured_s"] == pytest.approx(np.mean(p95))
+    assert stat["noise"] == pytest.approx(np.std(p95, ddof=1) / np.mean(p95))
+    assert stat["error"] == pytest.approx((stat["predicted_s"] - np.mean(p95)) / np.mean(p95))
+    assert stat["within"] == (abs(stat["error"]) <= max(0.15, 2 * stat["noise"]))
+    assert abs(row["statistics"]["p50"]["error"]) < 0.15  # the true model predicts itself
+    report = {"command": "x", "repeats": 3, "duration_s": 8, "wall_s": 1,
+              "load_average_before": [0, 0, 0], "load_average": [0, 0, 0],
+              "calibration": ["a", "b"], "wakeup_s": 0, "turnaround_s": 0,
+              "rows": [{"setting": "b4", "load": 0.25, "lognormal": row, "empirical": row}]}
+    text = render(report)
+    assert "| b4 | 25% |" in text and f"{stat['error']:+.1%}" in text
