@@ -24,6 +24,7 @@ import numpy as np
 import simpy
 
 from .batching import INF, Dispatch
+from .closed import think_sampler
 from .disciplines import ClassQueue, ClassSpec
 from .engine import _delay_until, expected_service
 from .faults import straggle_factors
@@ -328,7 +329,7 @@ class Fleet:
 
     def start_users(self, rng: np.random.Generator) -> None:
         """Closed loop: one process per user, all drawing think times from `rng`."""
-        think = self.scenario.arrival.think_time.sampler(rng)
+        think = think_sampler(self.scenario.arrival.think_time, rng)
         for _ in range(self.scenario.arrival.users):
             self.env.process(self.user(think))
 
