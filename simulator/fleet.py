@@ -24,6 +24,7 @@ import numpy as np
 import simpy
 
 from .batching import INF, Dispatch
+from .client import plan_client_path
 from .closed import think_sampler
 from .disciplines import ClassQueue, ClassSpec
 from .engine import _delay_until, expected_service
@@ -39,6 +40,7 @@ def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecor
     """Run replication `replication` of a scenario with replicas and/or classes."""
     run = scenario.run
     env = simpy.Environment()
+    client = None
     if scenario.is_closed_loop:
         fleet = Fleet(env, scenario, None, replication)
         fleet.start_users(stream(scenario.seed, replication, "clients"))
@@ -48,13 +50,17 @@ def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecor
                                            horizon_s=run.duration, n=run.requests)
         if scenario.ensemble:  # one task per branch, in request order
             times_s = np.repeat(times_s, scenario.ensemble.branches)
+        client = plan_client_path(scenario, times_s, replication)  # replicas only
+        if client is not None:
+            times_s = client.queue_arrival_s
         fleet = Fleet(env, scenario, times_s, replication)
         env.process(fleet.arrivals())
         end_s = run.duration if run.requests is None else \
             float(times_s[-1]) if times_s.size else 0.0
     if end_s > 0:
         env.run(until=end_s)
-    return fleet.record(replication, end_s=end_s, warmup_s=run.fixed_warmup_s)
+    record = fleet.record(replication, end_s=end_s, warmup_s=run.fixed_warmup_s)
+    return record if client is None else client.attach(record)
 
 
 def class_specs(scenario: Scenario) -> list[ClassSpec]:

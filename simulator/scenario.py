@@ -230,18 +230,19 @@ class Scenario(Section):
         return self
 
     def _check_client_path_alone(self) -> None:
-        """The client path (overhead, network) is modelled on the single-pool model only."""
-        if not self.uses_fleet:
-            return
+        """The client path (overhead, network) is modelled for one pool or plain replicas:
+        not yet with classes, ensembles, stages or closed-loop clients (a retry would
+        need to keep its class, branches or stage, which the attempts model lacks)."""
         key = "network" if self.network is not None else (
             "service.overhead" if self.service.overhead is not None else None)
-        if key is not None:
-            fleet = ("replicas" if self.replicas is not None else "classes"
-                     if self.classes is not None else "ensemble" if self.ensemble is not None
-                     else "faults" if self.faults is not None else "stages"
-                     if self.stages is not None else "arrival.process closed")
-            raise FieldError(key, f"cannot be combined with {fleet}: yet (the client path is "
-                             "modelled for a single pool)")
+        if key is None:
+            return
+        other = ("classes" if self.classes is not None else "ensemble"
+                 if self.ensemble is not None else "stages" if self.stages is not None
+                 else "arrival.process closed" if self.is_closed_loop else None)
+        if other is not None:
+            raise FieldError(key, f"cannot be combined with {other} yet (the client path is "
+                             "modelled for one pool or replicas)")
 
     # -- loading ---------------------------------------------------------------------
     @classmethod

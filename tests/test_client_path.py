@@ -278,7 +278,7 @@ def test_same_result_whatever_the_worker_count():
     assert a["requests"] == b["requests"]
 
 
-def test_client_path_with_replicas_is_refused_with_the_key_named(tmp_path):
+def test_client_path_with_classes_is_refused_with_the_key_named(tmp_path):
     from click.testing import CliRunner
 
     from simulator.cli import cli
@@ -286,7 +286,35 @@ def test_client_path_with_replicas_is_refused_with_the_key_named(tmp_path):
     path = tmp_path / "combo.yaml"
     path.write_text("name: combo\nrun: {duration: 10s}\narrival: {process: poisson, rate: 100}\n"
                     "service: {base: 2ms, per_item: 0.5ms, overhead: {before: 1ms}}\n"
-                    "replicas: {count: 2, router: round_robin}\n")
+                    "classes: [{name: a, share: 0.5}, {name: b, share: 0.5}]\n")
     result = CliRunner().invoke(cli, ["check", str(path)])
     assert result.exit_code == 2
-    assert "service.overhead" in result.output and "replicas" in result.output
+    assert "service.overhead" in result.output and "classes" in result.output
+
+
+def test_overheads_in_front_of_replicas_shift_latency_exactly():
+    """Deterministic overheads add exactly before + after to every request behind a
+    router, and the books still balance with a lossy network."""
+    from simulator.engine import simulate
+    from simulator.scenario import Scenario
+
+    base = {"name": "r", "seed": 4, "run": {"duration": "20s", "warmup": "1s"},
+            "arrival": {"process": "constant", "rate": 200},
+            "batching": {"policy": "none"},
+            "service": {"base": "3ms", "per_item": 0, "distribution": "deterministic"},
+            "replicas": {"count": 3, "router": "round_robin"}}
+    plain = simulate(Scenario.model_validate(base))
+    shifted = simulate(Scenario.model_validate(base).with_overrides(
+        {"service.overhead": {"before": "1ms", "after": "2ms"}}))
+    plain_s = plain.finish_s - plain.arrival_s
+    shifted_s = shifted.received_s - shifted.sent_s
+    done = ~np.isnan(plain_s[:-5]) & ~np.isnan(shifted_s[:-5])
+    assert done.sum() > 3000
+    assert np.allclose(shifted_s[:-5][done] - plain_s[:-5][done], 0.003, atol=1e-9)
+    lossy = simulate(Scenario.model_validate(base).with_overrides(
+        {"network": {"delay": "2ms", "failure_probability": 0.05, "timeout": "50ms"}}))
+    outcome = lossy.client_outcome
+    assert set(np.unique(outcome)) <= {IN_FLIGHT, COMPLETED, FAILED}  # nothing else here
+    expected = (1 - 0.05**4) / (1 - 0.05)  # attempts per request, at most 4
+    se = math.sqrt(0.05) / (1 - 0.05) / math.sqrt(outcome.size)
+    assert abs(lossy.attempts.mean() - expected) < 4 * se
