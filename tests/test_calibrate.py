@@ -206,3 +206,14 @@ def test_a_saturated_log_earns_a_warning_and_a_stable_one_none(tmp_path):
     overloaded = synthetic_log(tmp_path / "over.csv", known_scenario(duration=10.0, rate=4000))
     _, notes = calibrate_logs([overloaded], tmp_path / "b.yaml")
     assert any("over.csv" in n and "saturated" in n for n in notes)
+
+
+def test_calibration_recovers_the_noise_correlation(tmp_path):
+    scenario = known_scenario(duration=40.0).with_overrides({"service.noise_correlation": 0.5})
+    log = synthetic_log(tmp_path / "log.csv", scenario)
+    fit, _ = calibrate_logs([log], tmp_path / "fitted.yaml")
+    assert fit.noise_correlation == pytest.approx(0.5, abs=0.05)
+    service = yaml.safe_load((tmp_path / "fitted.yaml").read_text())["service"]
+    assert service["noise_correlation"] == pytest.approx(0.5, abs=0.05)
+    independent = synthetic_log(tmp_path / "iid.csv", known_scenario(duration=40.0))
+    assert calibrate_logs([independent], tmp_path / "iid.yaml")[0].noise_correlation < 0.05
