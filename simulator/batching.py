@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from .config import FieldError, Registry, Seconds, Section
+from .config import FieldError, PositiveSeconds, Registry, Seconds, Section
 
 INF = float("inf")
 TIME_EPS_S = 1e-9
@@ -93,6 +93,8 @@ class BatchingPolicy:
     """Base: decision state of one replication's batcher."""
 
     tracks_arrivals: ClassVar[bool] = False
+    learns: ClassVar[bool] = False
+    """True when the policy wants `completed` after every batch (feedback policies)."""
     Config: ClassVar[type[BatchingConfig]]
 
     def __init__(self, config: BatchingConfig):
@@ -106,6 +108,12 @@ class BatchingPolicy:
 
     def dropped(self, count: int) -> None:
         """The `count` oldest queued requests left the queue (timed out)."""
+
+    def bind_service(self, mean_service_s) -> None:
+        """Told once, before the run, E[S(k)] of a batch of k (for policies that plan)."""
+
+    def completed(self, now_s: float, size: int, service_s: float) -> None:
+        """A batch of `size` finished at `now_s` after `service_s` (only if `learns`)."""
 
     def decide(self, now_s: float, queued: int, oldest_s: float, free: int) -> Dispatch | Wait:
         raise NotImplementedError
@@ -372,3 +380,133 @@ class WindowBatcher(BatchingPolicy):
         if b.open_size == 0:
             return WAIT_FOR_ARRIVAL
         return Wait(b.open_since_s + self.delay_s, queued - b.open_size + self.max_size)
+
+
+@batching_policy("adaptive")
+class AdaptiveBatcher(BatchingPolicy):
+    """Clipper's adaptive batching (AIMD on the batch-size cap).
+
+    A free server takes up to `cap` waiting requests: at once if `cap` wait,
+    else all waiting once the oldest has waited `max_queue_delay` (0: at once,
+    as Clipper does). When a batch of size >= cap finishes within
+    `latency_objective`, the cap grows by `additive_increase` (up to
+    `max_batch_size`); when any batch takes longer, the cap is cut to
+    floor(cap x (1 - `multiplicative_decrease`)), at least 1. A batch smaller
+    than the cap says nothing about the cap and leaves it alone. The cap in
+    force when each batch was cut is kept (`cap_history`, then the record's
+    `batch_cap`) for the timeline plot.
+    """
+
+    learns = True
+
+    class Config(BatchingConfig):
+        policy: Literal["adaptive"]
+        latency_objective: PositiveSeconds = Field(
+            description="a batch's service time above this cuts the cap")
+        additive_increase: int = Field(1, ge=1, description="cap growth after a batch "
+                                       "that was at the cap and met the objective")
+        multiplicative_decrease: float = Field(0.1, gt=0, lt=1, description="fraction of "
+                                               "the cap removed after a batch that missed")
+        initial_cap: int = Field(1, ge=1, description="cap at the start of the run")
+
+        @model_validator(mode="after")
+        def _initial_fits(self):
+            if self.initial_cap > self.max_batch_size:
+                raise FieldError("batching.initial_cap", f"larger than max_batch_size "
+                                 f"({self.max_batch_size})", self.initial_cap)
+            return self
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.cap = config.initial_cap
+        self.objective_s = config.latency_objective
+        self.cap_history: list[int] = []
+
+    def completed(self, now_s, size, service_s):
+        cfg = self.config
+        if service_s > self.objective_s:
+            self.cap = max(1, int(self.cap * (1.0 - cfg.multiplicative_decrease)))
+        elif size >= self.cap:
+            self.cap = min(self.max_size, self.cap + cfg.additive_increase)
+
+    def decide(self, now_s, queued, oldest_s, free):
+        if free == 0:
+            return WAIT_FOR_SERVER
+        if queued == 0:
+            return WAIT_FOR_ARRIVAL
+        cap = self.cap
+        deadline_s = oldest_s + self.delay_s
+        if queued >= cap or reached(now_s, deadline_s):
+            self.cap_history.append(cap)
+            return self._take(min(queued, cap))
+        return Wait(deadline_s, cap)
+
+
+@batching_policy("slo_aware")
+class SloAwareBatcher(BatchingPolicy):
+    """Deadline-aware batching (Clockwork/Nexus style): wait only while it is safe.
+
+    The oldest waiting request must finish by its arrival + `latency_objective`
+    - `slack` (a margin for service-time noise and for the requests that queue
+    behind the batch; 0 plans on the mean alone).
+    With E[S(k)] the expected service time of a batch of k (from `service:`),
+    a free server with q waiting:
+    1. takes `max_batch_size` at once if that many wait;
+    2. else takes the largest m <= q with now + E[S(m)] <= deadline at once if
+       m < q (a newcomer would make the oldest miss);
+    3. else, when no size fits, the oldest cannot finish in time: it never
+       waits, the q waiting go at once;
+    4. else (all q fit) waits for one more arrival, at most until
+       deadline - E[S(q)] (the last moment the q can still make it), or until
+       the oldest has waited `max_queue_delay` when that is above 0.
+    """
+
+    class Config(BatchingConfig):
+        policy: Literal["slo_aware"]
+        latency_objective: PositiveSeconds | None = Field(
+            None, description="deadline of each request after its arrival (default: "
+            "slo.latency)")
+        slack: Seconds = Field(0.0, description="plan to finish this long before the "
+                               "deadline")
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.objective_s = config.latency_objective
+        self.expected_s = None
+
+    def bind_service(self, mean_service_s) -> None:
+        """Learn E[S(k)], the expected service time of a batch of k requests."""
+        self.expected_s = mean_service_s
+
+    def decide(self, now_s, queued, oldest_s, free):
+        if free == 0:
+            return WAIT_FOR_SERVER
+        if queued == 0:
+            return WAIT_FOR_ARRIVAL
+        if queued >= self.max_size:
+            return self._take(self.max_size)
+        deadline_s = oldest_s + self.objective_s - self.config.slack
+        expected_s = self.expected_s
+        fits = queued
+        while fits and now_s + expected_s(fits) > deadline_s + TIME_EPS_S:
+            fits -= 1
+        if fits == 0:
+            return self._take(queued)
+        if fits < queued:
+            return self._take(fits)
+        until_s = deadline_s - expected_s(queued)
+        if self.delay_s > 0:
+            until_s = min(until_s, oldest_s + self.delay_s)
+        if reached(now_s, until_s):
+            return self._take(queued)
+        return Wait(until_s, queued + 1)
+
+
+def resolve_latency_objective(config: BatchingConfig, slo_latency_s: float | None) -> None:
+    """`slo_aware` without `latency_objective` takes the scenario's slo.latency."""
+    if getattr(config, "policy", None) == "slo_aware" and config.latency_objective is None:
+        if slo_latency_s is None:
+            raise FieldError("batching.latency_objective", "slo_aware needs a latency "
+                             "objective: set it or slo.latency")
+        config.latency_objective = slo_latency_s
+        config.__pydantic_fields_set__.discard("latency_objective")

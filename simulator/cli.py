@@ -166,7 +166,7 @@ def command_line() -> str:
 
 
 # Commands that live in their own modules register themselves on `cli` when imported.
-COMMAND_MODULES: list[str] = ["cli_profile", "cli_sweep", "cli_calibrate"]
+COMMAND_MODULES: list[str] = ["cli_profile", "cli_sweep", "cli_calibrate", "cli_plan"]
 
 
 def _load_command_modules() -> None:

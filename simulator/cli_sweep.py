@@ -127,3 +127,41 @@ def _sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@cli.command()
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.option("--kind", "kinds", multiple=True,
+              type=click.Choice(["latency", "throughput", "tradeoff", "utilisation", "cdf",
+                                 "batches", "timeline"]),
+              help="Plot kind (repeatable) [default: every kind the folder supports: "
+                   "latency, throughput, tradeoff, utilisation for a sweep; cdf, batches, "
+                   "timeline for a run].")
+@click.option("--x", "x_key", metavar="KEY", help="x column of a sweep [default: the load].")
+@click.option("--y", "y_metric", metavar="METRIC",
+              help="Metric column instead of the kind's default, e.g. wait.p99.")
+@click.option("--hue", "hue_key", metavar="KEY",
+              help="Column with one curve per value [default: the other swept key].")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png",
+              show_default=True)
+@click.option("--dpi", type=click.IntRange(min=30, max=600), default=110, show_default=True,
+              help="Resolution of PNG figures.")
+def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi):
+    """Draw figures of a saved sweep or run into RESULT_DIR (nothing is re-simulated)."""
+    from .plots import default_kinds, make_plot
+    from .saved import load_result
+
+    result = load_result(result_dir)
+    for kind in kinds or default_kinds(result):
+        path = make_plot(result, kind, result_dir, fmt, x_key, y_metric, hue_key, dpi)
+        click.echo(str(path))
+
+
+@cli.command()
+@click.argument("result_dir", type=click.Path(path_type=Path))
+def report(result_dir):
+    """Write report.md and report.html (figures included) for a saved sweep or run."""
+    from .report import write_report
+
+    for path in write_report(result_dir):
+        click.echo(str(path))

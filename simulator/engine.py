@@ -31,6 +31,10 @@ from .service import ServiceSampler
 
 def simulate(scenario: Scenario, replication: int = 0) -> ReplicationRecord:
     """Run replication `replication` of `scenario` and return what it observed."""
+    if scenario.uses_fleet:
+        from .fleet import simulate_fleet
+
+        return simulate_fleet(scenario, replication)
     arrivals = scenario.arrival
     run = scenario.run
     times_s = arrivals.times_s(stream(scenario.seed, replication, "arrivals"),
@@ -69,6 +73,8 @@ class BatchPool:
         self.free: deque[int] = deque(range(self.servers))
         self.assigned = [env.event() for _ in range(self.servers)]
         self.admit = self.policy.admit if self.policy.tracks_arrivals else None
+        self.learn = self.policy.completed if self.policy.learns else None
+        self.policy.bind_service(expected_service(scenario))
         self.next_arrival = 0
         self.alarm_s = INF  # time of the earliest alarm set and not yet rung
         self.members = array("q")  # request ids in the order their batches started
@@ -147,12 +153,15 @@ class BatchPool:
 
     def server(self, server_id: int):
         """Serves each batch it is handed, then reports itself free."""
-        env, sample_s = self.env, self.sampler.sample_s
+        env, sample_s, learn = self.env, self.sampler.sample_s, self.learn
         while True:
             batch = yield self.assigned[server_id]
             self.assigned[server_id] = env.event()
-            yield env.timeout(sample_s(self.b_charged[batch]))
+            service_s = sample_s(self.b_charged[batch])
+            yield env.timeout(service_s)
             self.b_finish[batch] = env.now
+            if learn is not None:
+                learn(env.now, self.b_size[batch], service_s)
             self.free.append(server_id)
             self.dispatch()
 
@@ -198,7 +207,23 @@ class BatchPool:
             arrival_s=self.arrival_s, batch=batch, outcome=outcome,
             batch_start_s=np.asarray(self.b_start, dtype=float), batch_finish_s=finish_s,
             batch_size=sizes, batch_charged=np.asarray(self.b_charged, dtype=np.int64),
-            batch_server=np.asarray(self.b_server, dtype=np.int64))
+            batch_server=np.asarray(self.b_server, dtype=np.int64),
+            batch_cap=_cap_history(self.policy))
+
+
+def expected_service(scenario: Scenario, factor: float = 1.0):
+    """E[S(k)] of a batch of k requests (padding included), times `factor`."""
+    service, batching = scenario.service, scenario.batching
+
+    def mean_s(size: int) -> float:
+        return factor * service.mean_s(batching.charged_size(size))
+
+    return mean_s
+
+
+def _cap_history(policy) -> np.ndarray | None:
+    history = getattr(policy, "cap_history", None)
+    return None if history is None else np.asarray(history, dtype=np.int64)
 
 
 def _delay_until(now: float, at_s: float) -> float:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .breakdown import breakdowns
 from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
@@ -182,6 +183,7 @@ def summarize(records: Sequence[ReplicationRecord], slo_latency_s: float | None)
     }
     if records and records[0].attempts is not None:
         summary["network"] = network_summary(views)
+    summary.update(breakdowns(records, slo_latency_s))
     return summary
 
 

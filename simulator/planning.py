@@ -15,13 +15,13 @@ cheapest possible point cannot beat the best found so far is pruned unsimulated.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .feasibility import FEASIBLE, INFEASIBLE, SloTarget, sequential_test
+from .grid import grid_points
 from .scenario import Scenario
 
 SERVERS_KEY = "servers.count"
@@ -57,12 +57,6 @@ def cost_per_million(cost_per_hour: float, rate_rps: float) -> float:
     return cost_per_hour / (rate_rps * 3600) * 1e6 if rate_rps > 0 else math.inf
 
 
-def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Cartesian product of the grid, in the order given."""
-    keys = list(grid)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
-
-
 Evaluator = Callable[[Scenario], PointResult]
 
 
@@ -73,7 +67,7 @@ class Planner:
                  objective: str = "cost"):
         self.base, self.evaluate, self.objective = base, evaluate, objective
         self.counts = sorted(grid.get(SERVERS_KEY, [base.servers.count]))
-        self.configs = grid_points({k: v for k, v in grid.items() if k != SERVERS_KEY})
+        self.configs = grid_points([(k, v) for k, v in grid.items() if k != SERVERS_KEY])
         self.results: list[PointResult] = []
         self.simulated_points = 0
 

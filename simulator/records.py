@@ -35,6 +35,10 @@ class ReplicationRecord:
     received), `client_outcome`; with `network:` also `attempts`, `last_sent_s`
     and `network_timeout_s`. They are None on the plain path, which then costs
     nothing.
+    With `replicas:`, `replica` (per request, -1 if not yet routed) and
+    `batch_replica`; with `classes:`, `request_class` (index into
+    `class_names`, whose SLOs are `class_slo_s`). With `adaptive` batching,
+    `batch_cap` is the batch-size cap in force when each batch was cut.
     """
 
     replication: int
@@ -70,6 +74,14 @@ class ReplicationRecord:
         received[answered] = (self.finish_s[self.delivery[answered]]
                               + self.response_delay_s[answered])
         return received
+    # set only by the fleet model (replicas: / classes:) and adaptive batching
+    replicas: int = 1
+    replica: np.ndarray | None = None
+    batch_replica: np.ndarray | None = None
+    request_class: np.ndarray | None = None
+    class_names: tuple[str, ...] | None = None
+    class_slo_s: tuple[float | None, ...] | None = None
+    batch_cap: np.ndarray | None = None
 
     @property
     def start_s(self) -> np.ndarray:
@@ -94,6 +106,8 @@ class ReplicationRecord:
         if self.has_client_path:
             outcome = self.client_outcome
             names = OUTCOME_NAMES if self.attempts is None else NETWORK_OUTCOME_NAMES
+        if self.attempts is None and (outcome == FAILED).any():  # lost to a fault
+            names = NETWORK_OUTCOME_NAMES
         tally = np.bincount(outcome, minlength=5)
         counts = {name: int(tally[code]) for code, name in names.items()}
         return {"arrived": int(outcome.size), **counts}

@@ -117,7 +117,7 @@ def result_warnings(scenario: Scenario, stats: dict) -> list[str]:
     if beyond < MIN_TAIL_REQUESTS:
         notes.append(f"only {beyond:.0f} measured requests lie beyond p{percentile:g} (fewer "
                      f"than {MIN_TAIL_REQUESTS}): that percentile is noisy; run longer")
-    if stats["saturated"] or stats["utilization"] >= 0.99:
+    if (stats["saturated"] or stats["utilization"] >= 0.99) and not scenario.is_closed_loop:
         notes.append(f"the system is unstable (utilisation {stats['utilization']:.1%}"
                      f"{', saturated' if stats['saturated'] else ''}): steady-state figures "
                      "are meaningless")

@@ -15,13 +15,16 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
+from . import closed as _closed  # noqa: F401 - registers arrival.process: closed
 from .arrivals import ARRIVAL_PROCESSES
-from .batching import BATCHING_POLICIES
+from .batching import BATCHING_POLICIES, resolve_latency_objective
 from .client import NetworkConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError, translate_validation_error
+from .faults import FaultsSection
 from .grid import SweepSection
 from .service import ServiceConfig
+from .topology import Discipline, EnsembleSection, ReplicasSection, RequestClass, check_classes
 from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
 
 MAX_EXPECTED_ARRIVALS = 100_000_000
@@ -143,6 +146,9 @@ class QueueSection(Section):
                           "rejected")
     timeout: PositiveSeconds | None = Field(None, description="a request not started within "
                                             "this is dropped")
+    discipline: Discipline = Field("fifo", description="which queued request is batched "
+                                   "next: fifo, priority (classes: priority) or edf "
+                                   "(earliest arrival + class slo)")
 
 
 class SloSection(Section):
@@ -171,10 +177,36 @@ class Scenario(Section):
         None, description="client <-> server network: delay, lost attempts, retries")
     sweep: SweepSection | None = Field(
         None, description="grids for `batchsim sweep` (ignored by `batchsim run`)")
+    replicas: ReplicasSection | None = Field(
+        None, description="independent replicas behind a router (see topology)")
+    classes: list[RequestClass] | None = Field(
+        None, description="request classes: share of arrivals, slo, priority, queue policy")
+    faults: FaultsSection | None = Field(
+        None, description="replica outages (given or MTBF/MTTR) and straggling batches")
+    ensemble: EnsembleSection | None = Field(
+        None, description="fork-join: each request served by every branch, answered when "
+        "all (or the first k) have answered")
 
     @model_validator(mode="after")
     def _cross_checks(self):
         self._pick_hardware()
+        resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
+        if self.ensemble is not None and (self.replicas is not None or self.is_closed_loop):
+            raise FieldError("ensemble", "cannot be combined with replicas: or closed-loop "
+                             "arrivals yet")
+        if self.faults is not None:
+            if self.batching.policy_class.tracks_arrivals:
+                raise FieldError("batching.policy", "faults: need a batcher that cuts batches "
+                                 "from the queue (none, dynamic, torchserve, ...)",
+                                 self.batching.policy)
+            self.faults.check_replicas(self.replicas.count if self.replicas else
+                                       self.ensemble.branches if self.ensemble else 1)
+        if self.is_closed_loop and self.run.requests is not None:
+            raise FieldError("run.requests", "closed-loop arrivals need run.duration",
+                             self.run.requests)
+        check_classes(self.classes, self.queue.discipline, self.slo.latency if self.slo else None,
+                      self.batching)
+        self._check_client_path_alone()
         largest = self.service.largest_table_size
         if largest is not None and self.batching.largest_charged_size > largest:
             raise FieldError("batching.max_batch_size",
@@ -187,6 +219,19 @@ class Scenario(Section):
                              f"more than the limit of {MAX_EXPECTED_ARRIVALS:.0e}",
                              self.run.duration)
         return self
+
+    def _check_client_path_alone(self) -> None:
+        """The client path (overhead, network) is modelled on the single-pool model only."""
+        if not self.uses_fleet:
+            return
+        key = "network" if self.network is not None else (
+            "service.overhead" if self.service.overhead is not None else None)
+        if key is not None:
+            fleet = ("replicas" if self.replicas is not None else "classes"
+                     if self.classes is not None else "ensemble" if self.ensemble is not None
+                     else "faults" if self.faults is not None else "arrival.process closed")
+            raise FieldError(key, f"cannot be combined with {fleet}: yet (the client path is "
+                             "modelled for a single pool)")
 
     # -- loading ---------------------------------------------------------------------
     @classmethod
@@ -261,7 +306,21 @@ class Scenario(Section):
         """Largest sustainable throughput: every server busy with full batches."""
         size = self.batching.max_batch_size
         busy_s = self.service.mean_s(self.batching.charged_size(size))
-        return self.servers.count * size / busy_s
+        speed = sum(1 / f for f in self.replicas.factors()) if self.replicas else 1.0
+        if self.ensemble:  # every request needs every branch: the slowest one limits
+            speed = 1 / max(self.ensemble.factors())
+        return speed * self.servers.count * size / busy_s
+
+    @property
+    def uses_fleet(self) -> bool:
+        """True when replicas or classes need the fleet model (not the plain loop)."""
+        return (self.replicas is not None or self.classes is not None or self.is_closed_loop
+                or self.ensemble is not None or self.faults is not None)
+
+    @property
+    def is_closed_loop(self) -> bool:
+        """True with `arrival.process: closed` (users, not a rate, drive the arrivals)."""
+        return getattr(self.arrival, "closed", False)
 
     @property
     def offered_load(self) -> float:
@@ -272,12 +331,14 @@ class Scenario(Section):
     def expected_arrivals(self) -> float:
         if self.run.requests is not None:
             return float(self.run.requests)
+        if self.is_closed_loop:
+            return min(self.arrival.mean_rate_rps, self.capacity_rps) * self.run.duration
         return self.arrival.mean_rate_rps * self.run.duration
 
     def warnings(self) -> list[str]:
         """Things that are allowed but that a user should know before trusting numbers."""
         notes = []
-        if self.offered_load >= 1:
+        if self.offered_load >= 1 and not self.is_closed_loop:
             notes.append(
                 f"offered load {self.arrival.mean_rate_rps:g} req/s is "
                 f"{self.offered_load:.2f}x the capacity ({self.capacity_rps:.4g} req/s): "

@@ -18,6 +18,8 @@ sojourn = wait + service (the request's latency).
   `max_queue_delay: 0`, one server and exponential batch times.
 - M/M/1 non-preemptive priority (Cobham 1954), equal service rates.
 - Fork-join of homogeneous M/M/1 branches (Nelson & Tantawi 1988).
+- Closed loop of N users with exponential think times in front of one
+  exponential server (the finite-source M/M/1//N, "machine repairman").
 """
 
 from __future__ import annotations
@@ -208,3 +210,25 @@ def fork_join_low_load_response_s(branches: int, service_rate_rps: float) -> flo
     """
     _check_positive(service_rate_rps=service_rate_rps)
     return harmonic_number(branches) / service_rate_rps
+
+
+# -- closed loop ------------------------------------------------------------------------
+def finite_source_throughput_rps(users: int, think_mean_s: float,
+                                 service_rate_rps: float) -> float:
+    """Throughput of N users (Exp think, mean Z) sharing one Exp(mu) server: mu (1 - p0).
+
+    p_k, the probability that k users wait or are served, is proportional to
+    N! / (N - k)! x (1 / (Z mu))^k (finite-source M/M/1//N, machine repairman).
+    The mean response time then follows from the response time law R = N / X - Z.
+    """
+    if not (isinstance(users, int) and users >= 1):
+        raise ValueError(f"users must be an integer >= 1, got {users!r}")
+    _check_positive(think_mean_s=think_mean_s, service_rate_rps=service_rate_rps)
+    ratio = 1.0 / (think_mean_s * service_rate_rps)
+    term, total = 1.0, 1.0
+    for k in range(1, users + 1):
+        term *= (users - k + 1) * ratio
+        total += term
+        if term > 1e300:  # p0 underflows: the server is never idle
+            return service_rate_rps
+    return service_rate_rps * (1.0 - 1.0 / total)

@@ -276,3 +276,17 @@ def test_same_result_whatever_the_worker_count():
     a, b = run(scenario, workers=1).summary, run(scenario, workers=2).summary
     assert a["latency"] == b["latency"] and a["network"] == b["network"]
     assert a["requests"] == b["requests"]
+
+
+def test_client_path_with_replicas_is_refused_with_the_key_named(tmp_path):
+    from click.testing import CliRunner
+
+    from simulator.cli import cli
+
+    path = tmp_path / "combo.yaml"
+    path.write_text("name: combo\nrun: {duration: 10s}\narrival: {process: poisson, rate: 100}\n"
+                    "service: {base: 2ms, per_item: 0.5ms, overhead: {before: 1ms}}\n"
+                    "replicas: {count: 2, router: round_robin}\n")
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 2
+    assert "service.overhead" in result.output and "replicas" in result.output

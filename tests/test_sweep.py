@@ -62,10 +62,13 @@ def test_csv_is_tidy_with_swept_keys_and_flattened_metrics(tmp_path):
             assert row["saturated"] == ("true" if rate > capacity else "false")
 
 
-def test_parallel_serial_and_batchsim_run_agree_exactly(tmp_path):
+def test_parallel_serial_and_batchsim_run_agree_exactly(tmp_path, monkeypatch):
     serial = run_sweep(small_plan(tmp_path / "a"), workers=1).csv_path.read_text()
     parallel = run_sweep(small_plan(tmp_path / "b"), workers=2).csv_path.read_text()
-    assert serial == parallel
+    assert serial == parallel  # tasks of whole points
+    monkeypatch.setattr(sweep_module, "WHOLE_POINT_FACTOR", 100)
+    per_replication = run_sweep(small_plan(tmp_path / "c"), workers=2).csv_path.read_text()
+    assert per_replication == serial
     plan = small_plan(tmp_path / "a")
     point = plan.points[3]
     saved = json.loads(plan.point_file(point).read_text())["summary"]
@@ -100,8 +103,14 @@ def _explode_at_rate_400(scenario, replication):
     return simulate(scenario, replication)
 
 
-def test_a_crashing_point_is_reported_and_the_others_are_kept(tmp_path, monkeypatch):
+@pytest.mark.parametrize("whole_point_factor", [2, 100])
+def test_a_crashing_point_is_reported_and_the_others_are_kept(tmp_path, monkeypatch,
+                                                              whole_point_factor):
+    import simulator.runner
+
+    monkeypatch.setattr(sweep_module, "WHOLE_POINT_FACTOR", whole_point_factor)
     monkeypatch.setattr(sweep_module, "simulate", _explode_at_rate_400)
+    monkeypatch.setattr(simulator.runner, "simulate", _explode_at_rate_400)
     plan = small_plan(tmp_path)
     outcome = run_sweep(plan, workers=1)
     assert set(outcome.failed) == {"p00002", "p00003"}
@@ -171,3 +180,30 @@ def test_ctrl_c_stops_within_a_second_and_the_rerun_finishes_the_same_csv(tmp_pa
                    capture_output=True)
     (full,) = (tmp_path / "full" / "quickstart").iterdir()
     assert (folder / "sweep.csv").read_text() == (full / "sweep.csv").read_text()
+
+
+def test_concurrent_sweeps_into_one_root_do_not_clobber_each_other(tmp_path):
+    root = Path(__file__).parents[1]
+
+    def command(out, grid):
+        return [sys.executable, "-m", "simulator", "sweep",
+                str(root / "scenarios/quickstart.yaml"), "--set", "run.duration=3s",
+                "--set", "run.warmup=0.5s", "--replications", "2", "--workers", "1", "--quiet",
+                "--out", str(out), "--grid", grid]
+
+    shared, load_grid = tmp_path / "shared", "arrival.rate=200:1000:400"
+    runs = [command(shared, load_grid), command(shared, load_grid),
+            command(shared, "batching.max_batch_size=2,4")]
+    processes = [subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE) for args in runs]
+    for process in processes:
+        process.communicate(timeout=120)
+        assert process.returncode == 0
+    subprocess.run(command(tmp_path / "alone", load_grid), cwd=root, check=True,
+                   capture_output=True)
+    folders = sorted((shared / "quickstart").iterdir())
+    assert len(folders) == 2
+    (alone,) = (tmp_path / "alone" / "quickstart").iterdir()
+    (twin,) = [f for f in folders if f.name == alone.name]
+    assert (twin / "sweep.csv").read_text() == (alone / "sweep.csv").read_text()
+    assert not [p for p in shared.rglob(".*")]

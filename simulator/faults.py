@@ -1,0 +1,86 @@
+"""Faults: outages of replicas (given times or random MTBF/MTTR) and straggling batches.
+
+Owns the `faults:` schema and the pre-drawn randomness of faults. The fleet
+model applies them (`fleet.Replica.go_down` / `come_up`); the plain engine
+never sees a scenario with faults.
+
+```yaml
+faults:
+  outages:                          # given down times
+    - {replica: 0, at: 20s, duration: 5s}
+  mtbf: 60s                         # and/or random: exponential time between failures
+  mttr: 5s                          #   and exponential repair time, per replica
+  in_flight: retry                  # retry: an interrupted batch's requests go back to the
+                                    #   head of the queue; lost: they fail (outcome failed)
+  stragglers: {fraction: 0.01, slowdown: 5}   # 1% of batches take 5x longer
+```
+
+While a replica is down its servers take no batches (its queue keeps
+accepting requests, which wait or time out), and load-aware routers avoid it;
+`round_robin` and `random` move an arrival aimed at a down replica to the
+next replica up, in index order.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from .config import FieldError, PositiveSeconds, Seconds, Section
+
+
+class Outage(Section):
+    """One given outage: replica `replica` is down from `at` for `duration`."""
+
+    replica: int = Field(0, ge=0, description="replica index (0 without replicas:)")
+    at: Seconds = Field(description="start of the outage")
+    duration: PositiveSeconds = Field(description="how long it stays down")
+
+
+class Stragglers(Section):
+    """A fraction of batches are `slowdown` times slower."""
+
+    fraction: float = Field(gt=0, le=1, description="share of batches that straggle")
+    slowdown: float = Field(gt=1, le=1000, description="service time multiplier of a "
+                            "straggling batch")
+
+
+class FaultsSection(Section):
+    """Outages (given or random) and stragglers."""
+
+    outages: list[Outage] = Field(default_factory=list)
+    mtbf: PositiveSeconds | None = Field(None, description="mean up time between random "
+                                         "failures of each replica (exponential)")
+    mttr: PositiveSeconds | None = Field(None, description="mean repair time (exponential)")
+    in_flight: Literal["retry", "lost"] = Field(
+        "retry", description="what happens to the batch a failing replica was serving")
+    stragglers: Stragglers | None = None
+
+    @model_validator(mode="after")
+    def _pairs(self):
+        if (self.mtbf is None) != (self.mttr is None):
+            raise FieldError("faults.mttr" if self.mttr is None else "faults.mtbf",
+                             "give both mtbf and mttr for random failures")
+        return self
+
+    def check_replicas(self, count: int) -> None:
+        for k, outage in enumerate(self.outages):
+            if outage.replica >= count:
+                raise FieldError(f"faults.outages.{k}.replica", f"there are only {count} "
+                                 "replicas (indexes from 0)", outage.replica)
+
+
+def straggle_factors(stragglers: Stragglers | None, rng: np.random.Generator):
+    """A function returning the next batch's straggler multiplier (1 or `slowdown`)."""
+    if stragglers is None:
+        return None
+    pending: list[float] = []
+
+    def next_factor() -> float:
+        if not pending:
+            pending.extend(rng.random(4096).tolist())
+        return stragglers.slowdown if pending.pop() < stragglers.fraction else 1.0
+
+    return next_factor

@@ -1,0 +1,532 @@
+"""The SimPy model of a scenario with replicas behind a router and/or request classes.
+
+Owns one replication of such a scenario. The plain single-queue, single-class
+case never comes here: `engine` keeps its tight loop for it, and calls
+`simulate_fleet` only when `replicas:` or `classes:` is set (so the features
+cost nothing when unused).
+
+Unlike the plain engine, arrivals are SimPy events here: a router has to see
+the replicas' state at each arrival. Every random choice (class of each
+request, router draws, tie breaks) is drawn before the run from its own
+stream, so a replication is reproducible and the classes are the same
+whatever the router. Each replica has its own class queue (`disciplines`),
+batching policy instance, servers and service stream; batches of all
+replicas go into one ledger, numbered in start order.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections import deque
+
+import numpy as np
+import simpy
+
+from .batching import INF, Dispatch
+from .disciplines import ClassQueue, ClassSpec
+from .engine import _delay_until, expected_service
+from .faults import straggle_factors
+from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
+from .rng import stream
+from .scenario import Scenario
+from .service import ServiceSampler
+
+
+def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecord:
+    """Run replication `replication` of a scenario with replicas and/or classes."""
+    run = scenario.run
+    env = simpy.Environment()
+    if scenario.is_closed_loop:
+        fleet = Fleet(env, scenario, None, replication)
+        fleet.start_users(stream(scenario.seed, replication, "clients"))
+        end_s = run.duration
+    else:
+        times_s = scenario.arrival.times_s(stream(scenario.seed, replication, "arrivals"),
+                                           horizon_s=run.duration, n=run.requests)
+        if scenario.ensemble:  # one task per branch, in request order
+            times_s = np.repeat(times_s, scenario.ensemble.branches)
+        fleet = Fleet(env, scenario, times_s, replication)
+        env.process(fleet.arrivals())
+        end_s = run.duration if run.requests is None else \
+            float(times_s[-1]) if times_s.size else 0.0
+    if end_s > 0:
+        env.run(until=end_s)
+    return fleet.record(replication, end_s=end_s, warmup_s=run.fixed_warmup_s)
+
+
+def class_specs(scenario: Scenario) -> list[ClassSpec]:
+    """The queue's view of each class (one default class when `classes:` is absent)."""
+    queue, slo = scenario.queue, scenario.slo
+    default_slo_s = slo.latency if slo else INF
+    if not scenario.classes:
+        return [ClassSpec(0, default_slo_s, queue.timeout, "reject", None)]
+    specs = []
+    for c in scenario.classes:
+        policy = c.queue_policy
+        timeout_s, action = policy.timeout, policy.action
+        if timeout_s is None:
+            timeout_s, action = queue.timeout, "reject"
+        deadline_s = c.slo if c.slo is not None else default_slo_s
+        specs.append(ClassSpec(c.priority, deadline_s, timeout_s, action, policy.max_queue_size))
+    return specs
+
+
+def draw_classes(scenario: Scenario, replication: int, n: int) -> np.ndarray:
+    """The class of every arrival, drawn by share from the `classes` stream."""
+    if not scenario.classes:
+        return np.zeros(n, dtype=np.int16)
+    shares = np.array([c.share for c in scenario.classes])
+    rng = stream(scenario.seed, replication, "classes")
+    return rng.choice(len(shares), size=n, p=shares / shares.sum()).astype(np.int16)
+
+
+class ClassDraws:
+    """Classes drawn one at a time (closed loop: the number of requests is not known)."""
+
+    def __init__(self, scenario: Scenario, replication: int):
+        shares = [c.share for c in scenario.classes or ()]
+        self.bounds = np.cumsum(shares)[:-1].tolist() if shares else []
+        self.rng = stream(scenario.seed, replication, "classes")
+        self.pending: list[float] = []
+
+    def next(self) -> int:
+        if not self.bounds:
+            return 0
+        if not self.pending:
+            self.pending = self.rng.random(4096).tolist()
+        return bisect.bisect_right(self.bounds, self.pending.pop())
+
+
+class Ledger:
+    """Every batch of every replica, in start order, and each request's batch."""
+
+    def __init__(self):
+        self.members = array("q")
+        self.start_s: list[float] = []
+        self.finish_s: list[float] = []
+        self.size: list[int] = []
+        self.charged: list[int] = []
+        self.server: list[int] = []
+        self.replica: list[int] = []
+        self.ids: list[list[int]] = []  # members of each batch (closed loop, faults)
+        self.keep_ids = False
+
+    def open(self, ids: list[int], now: float, action: Dispatch, server: int,
+             replica: int) -> int:
+        self.members.extend(ids)
+        self.start_s.append(now)
+        self.finish_s.append(np.nan)
+        self.size.append(action.size)
+        self.charged.append(action.charged_size)
+        self.server.append(server)
+        self.replica.append(replica)
+        if self.keep_ids:
+            self.ids.append(ids)
+        return len(self.start_s) - 1
+
+
+class Replica:
+    """One replica: its class queue, batching policy and servers."""
+
+    def __init__(self, fleet: Fleet, index: int, factor: float, sampler: ServiceSampler):
+        scenario = fleet.scenario
+        self.fleet, self.env, self.index, self.factor = fleet, fleet.env, index, factor
+        self.policy = scenario.batching.build()
+        self.policy.bind_service(expected_service(scenario, factor))
+        self.sample_s = sampler.sample_s
+        self.servers = scenario.servers.count
+        self.capacity = scenario.queue.capacity
+        self.queue = ClassQueue(fleet.discipline, fleet.specs, fleet.at_s, fleet.klass)
+        self.free: deque[int] = deque(range(self.servers))
+        self.assigned = [self.env.event() for _ in range(self.servers)]
+        self.in_service = 0
+        self.alarm_s = INF
+        self.busy: dict[int, int] = {}  # server id -> batch it serves
+        self.down_count = 0  # overlapping outages
+        faults = scenario.faults
+        self.in_flight = faults.in_flight if faults else "retry"
+        self.straggle = fleet.straggle
+        self.procs = [self.env.process(self.server(server_id))
+                      for server_id in range(self.servers)]
+
+    @property
+    def outstanding(self) -> int:
+        return len(self.queue) + self.in_service
+
+    def receive(self, rid: int, now: float) -> None:
+        """An arrival routed here: queued, or rejected by capacity or class policy."""
+        self._expire(now)
+        queue, policy = self.queue, self.policy
+        if (len(queue) >= self.capacity or queue.full_for(self.fleet.klass[rid])
+                or (policy.tracks_arrivals and not policy.admit(now))):
+            self.fleet.outcome[rid] = REJECTED
+            self.fleet.resolved((rid,))
+            return
+        queue.push(rid)
+        self.dispatch()
+
+    def dispatch(self, _event: simpy.Event | None = None) -> None:
+        """Cut batches until the policy waits; then set an alarm (policy or timeout)."""
+        env, queue, free = self.env, self.queue, self.free
+        now = env.now
+        if now >= self.alarm_s:
+            self.alarm_s = INF
+        self._expire(now)
+        decide = self.policy.decide
+        while True:
+            action = decide(now, len(queue), queue.oldest_s(), len(free))
+            if action.__class__ is not Dispatch:
+                break
+            self._start_batch(action, now)
+        until_s = min(action.until_s, queue.next_expiry_s())
+        if until_s <= now:
+            raise RuntimeError(f"batching policy {self.policy.config.policy!r} waits for "
+                               f"{action} at t={now!r}: a time already reached")
+        if until_s < self.alarm_s:
+            self.alarm_s = until_s
+            env.timeout(_delay_until(now, until_s)).callbacks.append(self.dispatch)
+
+    def server(self, server_id: int):
+        """Serves each batch it is handed (service time x this replica's factor x a
+        straggler factor); an outage interrupts it (`_abort`)."""
+        env, ledger, factor = self.env, self.fleet.ledger, self.factor
+        policy, straggle = self.policy, self.straggle
+        while True:
+            try:
+                batch = yield self.assigned[server_id]
+                self.assigned[server_id] = env.event()
+                service_s = self.sample_s(ledger.charged[batch]) * factor
+                if straggle is not None:
+                    service_s *= straggle()
+                yield env.timeout(service_s)
+            except simpy.Interrupt:
+                self._abort(server_id)
+                continue
+            del self.busy[server_id]
+            ledger.finish_s[batch] = env.now
+            self.in_service -= ledger.size[batch]
+            if ledger.keep_ids:
+                self.fleet.resolved(ledger.ids[batch])
+            policy.completed(env.now, ledger.size[batch], service_s)
+            if self.down_count == 0:
+                self.free.append(server_id)
+                self.dispatch()
+
+    # -- outages -------------------------------------------------------------------------
+    def go_down(self) -> None:
+        """An outage starts: no server takes batches; the batches in service are cut."""
+        self.down_count += 1
+        if self.down_count == 1:
+            self.free.clear()
+            for server_id in list(self.busy):
+                self.procs[server_id].interrupt("outage")
+
+    def come_up(self) -> None:
+        """An outage ends: every server is free again."""
+        self.down_count -= 1
+        if self.down_count == 0:
+            self.free = deque(range(self.servers))
+            self.dispatch()
+
+    def _abort(self, server_id: int) -> None:
+        """The batch on `server_id` is cut: its requests retry (head of queue) or fail."""
+        self.assigned[server_id] = self.env.event()
+        batch = self.busy.pop(server_id, None)
+        if batch is None:  # it had just finished
+            return
+        ledger, fleet = self.fleet.ledger, self.fleet
+        ids, size = ledger.ids[batch], ledger.size[batch]
+        ledger.ids[batch], ledger.size[batch] = [], 0
+        ledger.finish_s[batch] = self.env.now
+        self.in_service -= size
+        if self.in_flight == "retry":
+            self.queue.requeue(ids)
+        else:
+            for rid in ids:
+                fleet.outcome[rid] = FAILED
+            fleet.resolved(ids)
+
+    def _start_batch(self, action: Dispatch, now: float) -> None:
+        server_id = self.free.popleft()
+        ids = self.queue.take(action.size)
+        self.in_service += action.size
+        batch = self.fleet.ledger.open(ids, now, action, self.index * self.servers + server_id,
+                                       self.index)
+        self.busy[server_id] = batch
+        self.assigned[server_id].succeed(batch)
+
+    def _expire(self, now: float) -> None:
+        queue = self.queue
+        if not queue.timed:
+            return
+        dropped = queue.expire(now)
+        if dropped:
+            outcome = self.fleet.outcome
+            for rid in dropped:
+                outcome[rid] = TIMED_OUT
+            self.fleet.resolved(dropped)
+            self.policy.dropped(len(dropped))
+
+
+class Fleet:
+    """The router and the replicas of one replication."""
+
+    def __init__(self, env: simpy.Environment, scenario: Scenario, times_s: np.ndarray,
+                 replication: int):
+        self.env, self.scenario = env, scenario
+        self.waiters: dict[int, simpy.Event] | None = None
+        if times_s is None:  # closed loop: requests are created during the run
+            n = 0
+            self.arrival_s = self.at_s = array("d")
+            self.outcome, self.klass, self.replica_of = array("b"), array("h"), array("i")
+            self.class_draws = ClassDraws(scenario, replication)
+            self.waiters = {}
+        else:
+            n = times_s.size
+            self.arrival_s, self.at_s = times_s, memoryview(times_s)
+            self.outcome = np.zeros(n, dtype=np.int8)
+            self.klass = draw_classes(scenario, replication, n) if not scenario.ensemble else \
+                np.repeat(draw_classes(scenario, replication, n // scenario.ensemble.branches),
+                          scenario.ensemble.branches)
+            self.replica_of = np.full(n, -1, dtype=np.int32)
+        self.specs = class_specs(scenario)
+        self.discipline = scenario.queue.discipline
+        self.ledger = Ledger()
+        self.ledger.keep_ids = self.waiters is not None or scenario.faults is not None
+        faults = scenario.faults
+        self.straggle = straggle_factors(faults.stragglers if faults else None,
+                                         stream(scenario.seed, replication, "faults", 1))
+        self.next_arrival = 0
+        replicas = scenario.replicas or scenario.ensemble
+        count = (replicas.count if scenario.replicas else replicas.branches) if replicas else 1
+        factors = replicas.factors() if replicas else [1.0]
+        self.replicas = [
+            Replica(self, r, factors[r], ServiceSampler(
+                scenario.service, stream(scenario.seed, replication, "service", r),
+                scenario.batching.largest_charged_size))
+            for r in range(count)]
+        if faults is not None:
+            self._schedule_outages(faults, stream(scenario.seed, replication, "faults"))
+        rule = scenario.replicas.router if scenario.replicas else "round_robin"
+        self.router = Router(rule, self.replicas,
+                             stream(scenario.seed, replication, "routing"), n)
+
+    def start_users(self, rng: np.random.Generator) -> None:
+        """Closed loop: one process per user, all drawing think times from `rng`."""
+        think = self.scenario.arrival.think_time.sampler(rng)
+        for _ in range(self.scenario.arrival.users):
+            self.env.process(self.user(think))
+
+    def user(self, think):
+        """Thinks, sends a request, waits until it is answered or lost; again."""
+        env = self.env
+        while True:
+            yield env.timeout(think())
+            rid = self.new_request(env.now)
+            answered = env.event()
+            self.waiters[rid] = answered
+            self.route(rid)
+            yield answered
+
+    def _next_up(self, target: int) -> int:
+        """The first replica up after `target` in index order (`target` if none is)."""
+        count = len(self.replicas)
+        for step in range(1, count):
+            candidate = (target + step) % count
+            if not self.replicas[candidate].down_count:
+                return candidate
+        return target
+
+    def new_request(self, now: float) -> int:
+        """Closed loop: a new request id sent at `now`, with its class and router draws."""
+        rid = len(self.arrival_s)
+        self.arrival_s.append(now)
+        self.outcome.append(0)
+        self.klass.append(self.class_draws.next())
+        self.replica_of.append(-1)
+        self.router.ensure(rid)
+        return rid
+
+    def resolved(self, ids) -> None:
+        """Closed loop: wake the users whose requests completed or were lost."""
+        waiters = self.waiters
+        if waiters is None:
+            return
+        for rid in ids:
+            event = waiters.pop(rid, None)
+            if event is not None:
+                event.succeed()
+
+    def arrivals(self):
+        """Routes each arrival at its time."""
+        env, at_s = self.env, self.at_s
+        for rid in range(self.arrival_s.size):
+            now = env.now
+            if at_s[rid] > now:
+                yield env.timeout(_delay_until(now, at_s[rid]))
+            self.route(rid)
+            self.next_arrival = rid + 1
+
+    def _schedule_outages(self, faults, rng: np.random.Generator) -> None:
+        for outage in faults.outages:
+            self.env.process(self._outage(self.replicas[outage.replica], outage.at,
+                                          outage.duration))
+        if faults.mtbf is not None:
+            for replica in self.replicas:
+                self.env.process(self._random_outages(replica, faults.mtbf, faults.mttr, rng))
+
+    def _outage(self, replica: Replica, at_s: float, duration_s: float):
+        yield self.env.timeout(at_s)
+        replica.go_down()
+        yield self.env.timeout(duration_s)
+        replica.come_up()
+
+    def _random_outages(self, replica: Replica, mtbf_s: float, mttr_s: float, rng):
+        while True:
+            yield self.env.timeout(rng.exponential(mtbf_s))
+            replica.go_down()
+            yield self.env.timeout(rng.exponential(mttr_s))
+            replica.come_up()
+
+    def route(self, rid: int) -> None:
+        target = self.router.pick(rid)
+        if self.replicas[target].down_count and not self.scenario.ensemble:
+            target = self._next_up(target)
+        self.replica_of[rid] = target
+        self.replicas[target].receive(rid, self.at_s[rid])
+
+    def record(self, replication: int, end_s: float, warmup_s: float) -> ReplicationRecord:
+        """Freeze what happened up to `end_s` into arrays."""
+        if self.waiters is not None:
+            self.arrival_s = np.frombuffer(self.arrival_s, dtype=float).copy()
+            self.outcome = np.frombuffer(self.outcome, dtype=np.int8).copy()
+            self.klass = np.frombuffer(self.klass, dtype=np.int16).copy()
+            self.replica_of = np.frombuffer(self.replica_of, dtype=np.int32).copy()
+            self.waiters = None
+            self.next_arrival = self.arrival_s.size
+        for rid in range(self.next_arrival, self.arrival_s.size):
+            if self.at_s[rid] > end_s:
+                break
+            self.route(rid)
+        for replica in self.replicas:
+            replica._expire(end_s)
+        ledger = self.ledger
+        sizes = np.asarray(ledger.size, dtype=np.int64)
+        batch = np.full(self.arrival_s.size, -1, dtype=np.int64)
+        members = np.frombuffer(ledger.members, dtype=np.int64) if not ledger.keep_ids else \
+            np.fromiter((rid for ids in ledger.ids for rid in ids), dtype=np.int64)
+        batch[members] = np.repeat(np.arange(sizes.size), sizes)
+        finish_s = np.asarray(ledger.finish_s, dtype=float)
+        outcome = self.outcome
+        done = batch >= 0
+        done[done] = ~np.isnan(finish_s[batch[done]])
+        outcome[done] = COMPLETED
+        scenario = self.scenario
+        classes = scenario.classes
+        record = ReplicationRecord(
+            replication=replication, warmup_s=warmup_s, end_s=end_s,
+            servers=scenario.servers.count * len(self.replicas),
+            timeout_s=scenario.queue.timeout,
+            arrival_s=self.arrival_s, batch=batch, outcome=outcome,
+            batch_start_s=np.asarray(ledger.start_s, dtype=float), batch_finish_s=finish_s,
+            batch_size=sizes, batch_charged=np.asarray(ledger.charged, dtype=np.int64),
+            batch_server=np.asarray(ledger.server, dtype=np.int64),
+            replicas=len(self.replicas),
+            replica=self.replica_of if scenario.replicas or scenario.ensemble else None,
+            batch_replica=np.asarray(ledger.replica, dtype=np.int32),
+            request_class=self.klass if classes else None,
+            class_names=tuple(c.name for c in classes) if classes else None,
+            class_slo_s=tuple(c.slo for c in classes) if classes else None,
+            batch_cap=self._cap_history())
+        if scenario.ensemble:
+            join_branches(record, scenario.ensemble.branches, scenario.ensemble.needed)
+        return record
+
+    def _cap_history(self) -> np.ndarray | None:
+        """Each batch's cap under `adaptive` batching, from its replica's policy."""
+        histories = [getattr(r.policy, "cap_history", None) for r in self.replicas]
+        if histories[0] is None:
+            return None
+        batch_replica = np.asarray(self.ledger.replica, dtype=np.int64)
+        caps = np.zeros(batch_replica.size, dtype=np.int64)
+        for index, history in enumerate(histories):
+            caps[batch_replica == index] = history
+        return caps
+
+
+def join_branches(record: ReplicationRecord, branches: int, needed: int) -> None:
+    """Ensemble: each request's answer is its `needed`-th branch to complete.
+
+    Tasks j*branches .. j*branches + branches - 1 are request j's branches. The
+    request's outcome is `completed` once `needed` have completed, `rejected`
+    (or `timed_out`) once too many branches were lost for that ever to happen,
+    else in flight. Fills the record's client arrays (sent_s, delivery, ...).
+    """
+    n = record.arrival_s.size // branches
+    outcome = record.outcome.reshape(n, branches)
+    finish_s = np.where(outcome == COMPLETED, record.finish_s.reshape(n, branches), np.inf)
+    order = np.argsort(finish_s, axis=1, kind="stable")[:, needed - 1]
+    rows = np.arange(n)
+    answered = np.isfinite(finish_s[rows, order])
+    record.sent_s = record.arrival_s[::branches].copy()
+    record.delivery = np.where(answered, rows * branches + order, -1)
+    record.response_delay_s = np.zeros(n)
+    client = np.full(n, IN_FLIGHT, dtype=np.int8)
+    client[answered] = COMPLETED
+    rejected = (outcome == REJECTED).sum(axis=1)
+    lost = rejected + (outcome == TIMED_OUT).sum(axis=1)
+    doomed = ~answered & (lost > branches - needed)
+    client[doomed] = np.where(rejected[doomed] > 0, REJECTED, TIMED_OUT)
+    record.client_outcome = client
+
+
+class Router:
+    """Picks the replica of each arrival; draws come from one pre-drawn stream."""
+
+    def __init__(self, rule: str, replicas: list[Replica], rng: np.random.Generator, n: int):
+        self.rule, self.replicas, self.count = rule, replicas, len(replicas)
+        self.turn = -1
+        self.pick = getattr(self, f"_{rule}")
+        self.rng = rng
+        self.uniform = array("d")
+        self.pairs: list[list[int]] = []
+        self._draw(n)
+
+    def ensure(self, rid: int) -> None:
+        """Draw more (closed loop) when request `rid` has no draws yet."""
+        if rid >= len(self.uniform):
+            self._draw(4096)
+
+    def _draw(self, n: int) -> None:
+        rng = self.rng
+        self.uniform.extend(rng.random(n).tolist())
+        if self.rule == "power_of_two":
+            first = rng.integers(0, self.count, size=n)
+            second = (first + rng.integers(1, self.count, size=n)) % self.count
+            self.pairs.extend(np.stack([first, second], axis=1).tolist())
+
+    def _round_robin(self, rid: int) -> int:
+        self.turn = (self.turn + 1) % self.count
+        return self.turn  # with an ensemble: task rid goes to branch rid % branches
+
+    def _random(self, rid: int) -> int:
+        return int(self.uniform[rid] * self.count)
+
+    def _least_outstanding(self, rid: int) -> int:
+        return self._fewest([r.outstanding for r in self.replicas], rid)
+
+    def _join_shortest_queue(self, rid: int) -> int:
+        return self._fewest([len(r.queue) for r in self.replicas], rid)
+
+    def _power_of_two(self, rid: int) -> int:
+        a, b = self.pairs[rid]
+        load_a, load_b = self.replicas[a].outstanding, self.replicas[b].outstanding
+        if load_a == load_b:
+            return a if self.uniform[rid] < 0.5 else b
+        return a if load_a < load_b else b
+
+    def _fewest(self, loads: list[int], rid: int) -> int:
+        least = min(loads)
+        tied = [k for k, load in enumerate(loads) if load == least]
+        return tied[int(self.uniform[rid] * len(tied))] if len(tied) > 1 else tied[0]
