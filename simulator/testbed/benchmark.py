@@ -102,7 +102,19 @@ def measure(folder: Path, name: str, setting: str, rate_rps: float, duration_s: 
                        hidden, pin)
 
 
-def point(scenario: Scenario, logs: list[Path], wakeup_s: float, replications: int) -> dict:
+def service_drift(scenario: Scenario, logs, turnaround_s: float) -> float:
+    """Median over the repeats' batches of (model time + turnaround) / calibrated mean:
+    above 1 when the server ran slower than when it was calibrated."""
+    ratios = []
+    for log in logs:
+        start, finish, size = log.batches()
+        means = np.array([scenario.service.mean_s(int(k)) for k in size])
+        ratios.append((finish - start + turnaround_s) / means)
+    return float(np.median(np.concatenate(ratios)))
+
+
+def point(scenario: Scenario, logs: list[Path], wakeup_s: float, replications: int,
+          turnaround_s: float = 0.0) -> dict:
     """Measured statistics of the repeats, their noise, and the prediction of the first."""
     parsed = [read_log(path) for path in logs]
     measured = []
@@ -111,7 +123,8 @@ def point(scenario: Scenario, logs: list[Path], wakeup_s: float, replications: i
         measured.append({k: float(np.percentile(latency_s, int(k[1:]))) for k in STATS})
     prediction = predict(scenario, parsed[0], WARMUP_S, "trace", replications,
                          dispatch_delay_s=wakeup_s)
-    row = {"rate_rps": parsed[0].arrival_rate_rps(), "statistics": {}}
+    row = {"rate_rps": parsed[0].arrival_rate_rps(), "statistics": {},
+           "service_drift": service_drift(scenario, parsed, turnaround_s)}
     for k in STATS:
         values = np.array([m[k] for m in measured])
         mean = float(values.mean())
@@ -161,7 +174,8 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
     for (name, (setting, _)), log in zip(CALIBRATION.items(), calibration_logs, strict=True):
         row = {"setting": setting, "load": f"calibration {name}", "in_sample": True}
         for variant, scenario in scenarios.items():
-            row[variant] = point(scenario, [log], fit.wakeup_s, replications)
+            row[variant] = point(scenario, [log], fit.wakeup_s, replications,
+                                 fit.turnaround_s)
         rows.append(row)
     for setting in SETTINGS:
         for load in TEST_LOADS:
@@ -171,7 +185,8 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
                             duration_s, 7, hidden, pin) for r in range(REPEATS)]
             row = {"setting": setting, "load": load}
             for variant, scenario in scenarios.items():
-                row[variant] = point(scenario, logs, fit.wakeup_s, replications)
+                row[variant] = point(scenario, logs, fit.wakeup_s, replications,
+                                     fit.turnaround_s)
             rows.append(row)
     report = {"command": " ".join(["python -m simulator.testbed.benchmark", *sys.argv[1:]]),
               "capacity_rps": capacity, "capacity_estimate_rps": estimate, "calibration": [str(p) for p in calibration_logs],
@@ -192,10 +207,12 @@ def render(report: dict) -> str:
              f" (wake-up {report['wakeup_s'] * 1e6:.0f} us, turnaround "
              f"{report['turnaround_s'] * 1e6:.0f} us).", "",
              "Error = (predicted - mean of repeats) / mean of repeats; noise = sample std / mean"
-             " of the repeats; ok = |error| <= max(15%, 2 x noise).", "",
-             "| setting | load | rate | stat | measured ms | noise | lognormal ms | error | ok "
-             "| empirical ms | error | ok |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             " of the repeats; ok = |error| <= max(15%, 2 x noise); drift = median batch time"
+             " / calibrated mean for its size (above 1: the server ran slower than when it was"
+             " calibrated).", "",
+             "| setting | load | rate | drift | stat | measured ms | noise | lognormal ms | error "
+             "| ok | empirical ms | error | ok |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     passed = total = 0
     for row in report["rows"]:
         load = row["load"] if isinstance(row["load"], str) else f"{row['load']:.0%}"
@@ -204,7 +221,7 @@ def render(report: dict) -> str:
             emp_stat = row["empirical"]["statistics"][k]
             lines.append(
                 f"| {row['setting']} | {load} | {row['lognormal']['rate_rps']:.0f} "
-                f"| {k} | {log_stat['measured_s'] * 1e3:.3f} | {log_stat['noise']:.1%} "
+                f"| {row['lognormal'].get('service_drift', float('nan')):.2f} | {k} | {log_stat['measured_s'] * 1e3:.3f} | {log_stat['noise']:.1%} "
                 f"| {log_stat['predicted_s'] * 1e3:.3f} | {log_stat['error']:+.1%} "
                 f"| {'yes' if log_stat['within'] else 'no'} "
                 f"| {emp_stat['predicted_s'] * 1e3:.3f} | {emp_stat['error']:+.1%} "
