@@ -58,6 +58,7 @@ class Fit:
     after_s: np.ndarray
     noise_correlation: float = 0.0
     notes: list[str] = field(default_factory=list)
+    network_s: np.ndarray | None = None  # client send -> arrival (no client lateness)
 
 
 def measure(logs: list[ServeLog]) -> Fit:
@@ -84,9 +85,12 @@ def measure(logs: list[ServeLog]) -> Fit:
                      - turnaround_s)
     rho = noise_correlation(per_log_batches)
     notes.append(f"service noise correlation between successive batches {rho:.2f}")
+    network = [log["arrival_s"][log.answered] - log["sent_s"][log.answered]
+               for log in logs if log.has("arrival_s") and log.has("sent_s")]
     return Fit(np.concatenate(sizes), np.concatenate(model_s) + turnaround_s, turnaround_s,
                wakeup_s, np.clip(np.concatenate(before), 0, None),
-               np.clip(np.concatenate(after), 0, None), rho, notes)
+               np.clip(np.concatenate(after), 0, None), rho, notes,
+               np.clip(np.concatenate(network), 0, None) if network else None)
 
 
 def noise_correlation(batches: list[tuple[np.ndarray, np.ndarray]]) -> float:

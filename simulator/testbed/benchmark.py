@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..calibration import MIN_SAMPLES, calibrate_logs
+from ..calibration import MIN_SAMPLES, calibrate_logs, delay_section
 from ..scenario import Scenario
-from ..servelog import read_log
+from ..servelog import ServeLog, read_log
 from ..validation import measured_latency_s, predict
 from .model import BLAS_THREAD_VARIABLES, DEFAULT_HIDDEN
 from .run import run_testbed
@@ -113,10 +113,30 @@ def service_drift(scenario: Scenario, logs, turnaround_s: float) -> float:
     return float(np.median(np.concatenate(ratios)))
 
 
-def point(scenario: Scenario, logs: list[Path], wakeup_s: float, replications: int,
-          turnaround_s: float = 0.0) -> dict:
-    """Measured statistics of the repeats, their noise, and the prediction of the first."""
+def from_sent(log: ServeLog) -> ServeLog:
+    """The log as if each request had been scheduled when the client actually sent it."""
+    return ServeLog(log.path, {**log.columns, "scheduled_s": log["sent_s"]}, log.settings)
+
+
+def server_only_scenario(scenario: Scenario, fit) -> Scenario | None:
+    """`scenario` with `before` = send -> arrival only (the client's lateness left out)."""
+    if fit.network_s is None:
+        return None
+    before = delay_section(fit.network_s)
+    data = scenario.to_dict()
+    data["service"].setdefault("overhead", {}).pop("before", None)
+    if before:
+        data["service"]["overhead"]["before"] = before
+    return Scenario.from_dict(data, source=f"{scenario.name} (server only)")
+
+
+def point(scenario: Scenario, logs: list, wakeup_s: float, replications: int,
+          turnaround_s: float = 0.0, sent: bool = False) -> dict:
+    """Measured statistics of the repeats, their noise, and the prediction of the first.
+    With `sent`, latency counts from the client's actual send on both sides."""
     parsed = [read_log(path) for path in logs]
+    if sent:
+        parsed = [from_sent(log) for log in parsed]
     measured = []
     for log in parsed:
         latency_s, _ = measured_latency_s(log, WARMUP_S)
@@ -166,6 +186,7 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
         fit, notes = calibrate_logs(calibration_logs, path, empirical,
                                     max(s for s, _ in SETTINGS.values()))
         scenarios[variant] = Scenario.from_yaml(path)
+    server_only = server_only_scenario(scenarios["lognormal"], fit)
     print("\n".join(notes), flush=True)
     capacity = calibrated_capacity_rps(scenarios["lognormal"], fit)
     print(f"calibrated capacity: {', '.join(f'{k} {v:.0f} req/s' for k, v in capacity.items())}",
@@ -176,6 +197,9 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
         for variant, scenario in scenarios.items():
             row[variant] = point(scenario, [log], fit.wakeup_s, replications,
                                  fit.turnaround_s)
+        if server_only is not None:
+            row["server_only"] = point(server_only, [log], fit.wakeup_s, replications,
+                                       fit.turnaround_s, sent=True)
         rows.append(row)
     for setting in SETTINGS:
         for load in TEST_LOADS:
@@ -187,6 +211,9 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
             for variant, scenario in scenarios.items():
                 row[variant] = point(scenario, logs, fit.wakeup_s, replications,
                                      fit.turnaround_s)
+            if server_only is not None:
+                row["server_only"] = point(server_only, logs, fit.wakeup_s, replications,
+                                           fit.turnaround_s, sent=True)
             rows.append(row)
     report = {"command": " ".join(["python -m simulator.testbed.benchmark", *sys.argv[1:]]),
               "capacity_rps": capacity, "capacity_estimate_rps": estimate, "calibration": [str(p) for p in calibration_logs],
@@ -209,10 +236,12 @@ def render(report: dict) -> str:
              "Error = (predicted - mean of repeats) / mean of repeats; noise = sample std / mean"
              " of the repeats; ok = |error| <= max(15%, 2 x noise); drift = median batch time"
              " / calibrated mean for its size (above 1: the server ran slower than when it was"
-             " calibrated).", "",
+             " calibrated); server-only = the same prediction and measurement with latency"
+             " counted from the client's actual sends (replayed) instead of the schedule, so"
+             " client stalls are left out on both sides.", "",
              "| setting | load | rate | drift | stat | measured ms | noise | lognormal ms | error "
-             "| ok | empirical ms | error | ok |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| ok | empirical ms | error | ok | server-only error |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     passed = total = 0
     for row in report["rows"]:
         load = row["load"] if isinstance(row["load"], str) else f"{row['load']:.0%}"
@@ -225,7 +254,8 @@ def render(report: dict) -> str:
                 f"| {log_stat['predicted_s'] * 1e3:.3f} | {log_stat['error']:+.1%} "
                 f"| {'yes' if log_stat['within'] else 'no'} "
                 f"| {emp_stat['predicted_s'] * 1e3:.3f} | {emp_stat['error']:+.1%} "
-                f"| {'yes' if emp_stat['within'] else 'no'} |")
+                f"| {'yes' if emp_stat['within'] else 'no'} "
+                f"| {_error_cell(row.get('server_only'), k)} |")
             if not row.get("in_sample"):
                 passed += log_stat["within"]
                 total += 1
@@ -233,6 +263,10 @@ def render(report: dict) -> str:
               "noise column); the others are predictions.",
               f"lognormal calibration: {passed}/{total} predicted statistics within target.", ""]
     return "\n".join(lines)
+
+
+def _error_cell(result: dict | None, key: str) -> str:
+    return "" if result is None else f"{result['statistics'][key]['error']:+.1%}"
 
 
 def main(argv: list[str] | None = None) -> None:
