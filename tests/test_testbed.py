@@ -119,6 +119,9 @@ def test_benchmark_point_and_table_arithmetic(tmp_path):
     assert stat["error"] == pytest.approx((stat["predicted_s"] - np.mean(p95)) / np.mean(p95))
     assert stat["within"] == (abs(stat["error"]) <= max(0.15, 2 * stat["noise"]))
     assert abs(row["statistics"]["p50"]["error"]) < 0.15  # the true model predicts itself
+    # counted from the client's sends: a simulated client sends exactly on schedule
+    sent_row = point(scenario, logs, 0.0, replications=2, sent=True)
+    assert sent_row["statistics"]["p95"]["measured_s"] == pytest.approx(stat["measured_s"])
     report = {"command": "x", "repeats": 3, "duration_s": 8, "wall_s": 1,
               "load_average_before": [0, 0, 0], "load_average": [0, 0, 0],
               "calibration": ["a", "b"], "wakeup_s": 0, "turnaround_s": 0,
