@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ScenarioError
-from .records import COMPLETED, ReplicationRecord
+from .metrics import WindowView
+from .records import IN_FLIGHT, ReplicationRecord
 from .units import parse_duration_s
 
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
@@ -43,10 +44,18 @@ class SloTarget:
         return f"{self.statistic}<={self.limit * 1e3:g}ms"
 
     def value(self, record: ReplicationRecord, slo_latency_s: float | None) -> float:
-        """This replication's value of the statistic (misses count as infinitely late)."""
-        window = record.arrival_s >= record.warmup_s
-        latency_s = np.where(record.outcome[window] == COMPLETED,
-                             record.finish_s[window] - record.arrival_s[window], np.inf)
+        """This replication's value of the statistic (lost requests count as infinitely late).
+
+        Requests still in flight at the end are misses for goodput; for a latency
+        statistic they are misses only once they have waited past the limit
+        (otherwise their latency is unknown, not bad, and they are left out).
+        """
+        view = WindowView(record)  # the metrics' own clock (client clock with a client path)
+        unanswered = view.arrivals - view.latency_s.size
+        if not self.is_goodput:
+            in_flight_ages_s = _in_flight_ages_s(record)
+            unanswered -= int((in_flight_ages_s <= self.limit).sum())
+        latency_s = np.concatenate([view.latency_s, np.full(unanswered, np.inf)])
         if latency_s.size == 0:
             return math.inf if not self.is_goodput else 0.0
         if self.is_goodput:
@@ -55,6 +64,16 @@ class SloTarget:
             return float(latency_s.mean())
         q = float(self.statistic[1:]) / 100
         return float(np.quantile(latency_s, q, method="inverted_cdf"))
+
+
+def _in_flight_ages_s(record: ReplicationRecord) -> np.ndarray:
+    """How long each measured request still unanswered at the end had been waiting."""
+    if record.has_client_path:
+        sent_s, outcome = record.sent_s, record.client_outcome
+    else:
+        sent_s, outcome = record.arrival_s, record.outcome
+    pending = (sent_s >= record.warmup_s) & (outcome == IN_FLIGHT)
+    return record.end_s - sent_s[pending]
 
 
 def parse_slo(text: str) -> SloTarget:

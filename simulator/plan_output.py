@@ -107,16 +107,16 @@ def _write_files(folder: Path, outcome: PlanOutcome, base: Scenario, command: st
         (folder / "plan.yaml").write_text(chosen_scenario(base, outcome.chosen).to_yaml())
     (folder / "plan.json").write_text(json.dumps(json_safe(_plan_json(outcome, command, plan_id)),
                                                  indent=2, allow_nan=False) + "\n")
-    if outcome.points:
-        from .plan_plot import pareto_plot
+    from .plan_plot import draw_pareto
 
-        pareto_plot(outcome, folder / "pareto.png")
+    draw_pareto(folder)
 
 
 def _plan_json(outcome: PlanOutcome, command: str, plan_id: str) -> dict:
     return {
         "rate_rps": outcome.rate_rps,
         "targets": [t.label() for t in outcome.targets],
+        "target_limits": [{"statistic": t.statistic, "limit": t.limit} for t in outcome.targets],
         "grid_size": outcome.grid_size,
         "simulated_points": outcome.simulated_points,
         "replications": outcome.replications,

@@ -1,4 +1,4 @@
-"""`report.md` and `report.html` for a saved sweep or run: self-contained, reproducible.
+"""`report.md` and `report.html` for a saved sweep, run or plan: self-contained, reproducible.
 
 Owns the report's content and both renderings: the resolved scenario, the
 summary table, the figures (linked from the Markdown, embedded in the HTML),
@@ -26,9 +26,14 @@ POINT_COLUMNS = (("offered_rate", "offered (req/s)", 1.0), ("throughput", "throu
 def write_report(folder: Path) -> tuple[Path, Path]:
     """Draw the figures and write `report.md` and `report.html` into `folder`."""
     folder = Path(folder)
-    result = load_result(folder)
-    figures = [make_plot(result, kind, folder) for kind in default_kinds(result)]
-    blocks = sweep_blocks(result) if isinstance(result, SavedSweep) else run_blocks(result)
+    if (folder / "plan.json").is_file():
+        from .plan_report import plan_blocks
+
+        blocks, figures = plan_blocks(folder)
+    else:
+        result = load_result(folder)
+        figures = [make_plot(result, kind, folder) for kind in default_kinds(result)]
+        blocks = sweep_blocks(result) if isinstance(result, SavedSweep) else run_blocks(result)
     blocks += [("h2", "Figures")] + [("img", path.name, path) for path in figures]
     md, page = folder / "report.md", folder / "report.html"
     md.write_text(to_markdown(blocks))

@@ -16,7 +16,7 @@ from simulator.feasibility import (
     parse_slo,
     sequential_test,
 )
-from simulator.records import COMPLETED, REJECTED, ReplicationRecord
+from simulator.records import COMPLETED, IN_FLIGHT, REJECTED, ReplicationRecord
 
 
 @pytest.mark.parametrize("text, statistic, limit", [
@@ -90,3 +90,28 @@ def test_clear_cases_stop_early_and_close_cases_use_more_replications():
     close = sequential_test(_normal_source(0.1, 0.01, rng, target), [target], 0.05, 3, 48)
     assert close.replications > 3
     assert close.verdict in (UNDECIDED, INFEASIBLE, FEASIBLE)
+
+
+def test_targets_read_latency_on_the_client_clock():
+    """A fixed 10 ms hand-off outside the server adds exactly 10 ms to every statistic."""
+    from simulator.engine import simulate
+    from simulator.scenario import Scenario
+
+    base = {"name": "c", "seed": 2, "run": {"duration": "20s", "warmup": "2s"},
+            "arrival": {"process": "poisson", "rate": 100},
+            "batching": {"policy": "none"},
+            "service": {"base": "2ms", "per_item": 0, "distribution": "deterministic"}}
+    plain = Scenario.model_validate(base)
+    shifted = plain.with_overrides({"service.overhead.before": "10ms"})
+    for statistic in ("p50", "p99", "mean"):
+        target = SloTarget(statistic, 1.0)
+        gap_s = target.value(simulate(shifted), None) - target.value(simulate(plain), None)
+        assert gap_s == pytest.approx(0.010, abs=2e-5)  # the last 10 ms of sends differ
+
+
+def test_requests_in_flight_at_the_end_are_misses_only_once_overdue():
+    record = _record([0.01, 0.01, 0.01, 0.01], [COMPLETED, COMPLETED, COMPLETED, IN_FLIGHT])
+    age_s = record.end_s - record.arrival_s[3]
+    assert SloTarget("mean", age_s * 2).value(record, None) == pytest.approx(0.01)
+    assert SloTarget("mean", age_s / 2).value(record, None) == math.inf
+    assert SloTarget("goodput", 0.9).value(record, 0.05) == pytest.approx(0.75)

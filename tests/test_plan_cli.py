@@ -101,3 +101,17 @@ def test_bad_plan_input_exits_2_and_writes_nothing(tmp_path, args, named):
     assert result.exit_code == 2, result.output
     assert named in result.output and "Traceback" not in result.output
     assert not out.exists() or not any(out.rglob("*.*"))
+
+
+def test_report_of_a_plan_draws_the_front_from_saved_files(latency_plan):
+    _, folder = latency_plan
+    (folder / "pareto.png").unlink()
+    result = CliRunner().invoke(cli, ["report", str(folder)])
+    assert result.exit_code == 0, result.output
+    text = (folder / "report.md").read_text()
+    assert "Pareto front" in text and "pareto.png" in text
+    from matplotlib.image import imread
+
+    height, width, _ = imread(folder / "pareto.png").shape
+    assert height > 200 and width > 300
+    assert "data:image/png;base64" in (folder / "report.html").read_text()
