@@ -15,9 +15,9 @@ real server" section explains the model):
 - `service.overhead.before`: from the client's scheduled send to the request's
   arrival at the server (`arrival_s`, a kernel stamp; without it, to the
   batcher reading it, for requests that reached an idle server only);
-- wake-up: how long after the dispatch rule made it due a batch cut from idle
-  starts (the idle server's wake-up; requests arriving meanwhile join it, so
-  it acts as extra `max_queue_delay`, where the scenario carries its median);
+- `servers.wakeup`: how long after the dispatch rule made it due a batch cut
+  from idle starts (the idle server's wake-up; requests arriving meanwhile join
+  it): lognormal with the measured mean and median, as the overheads;
 - `service.noise_correlation`: lag-1 correlation of successive batches' log
   times around their size's mean (servers have slow and fast spells; iid noise
   would under-predict the tail once batches queue);
@@ -53,12 +53,13 @@ class Fit:
     sizes: np.ndarray          # per batch
     occupancy_s: np.ndarray    # per batch
     turnaround_s: float
-    wakeup_s: float
+    wakeup_s: float            # median
     before_s: np.ndarray
     after_s: np.ndarray
     noise_correlation: float = 0.0
     notes: list[str] = field(default_factory=list)
     network_s: np.ndarray | None = None  # client send -> arrival (no client lateness)
+    wakeups_s: np.ndarray | None = None  # per batch cut from idle: start - due
 
 
 def measure(logs: list[ServeLog]) -> Fit:
@@ -90,7 +91,8 @@ def measure(logs: list[ServeLog]) -> Fit:
     return Fit(np.concatenate(sizes), np.concatenate(model_s) + turnaround_s, turnaround_s,
                wakeup_s, np.clip(np.concatenate(before), 0, None),
                np.clip(np.concatenate(after), 0, None), rho, notes,
-               np.clip(np.concatenate(network), 0, None) if network else None)
+               np.clip(np.concatenate(network), 0, None) if network else None,
+               np.concatenate(wakeups))
 
 
 def noise_correlation(batches: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -275,13 +277,14 @@ def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
     if overhead:
         service["overhead"] = overhead
     data = {"name": _name(output.stem),
-            "description": f"calibrated by batchsim calibrate from {', '.join(map(str, paths))}"
-                           f"; batching.max_queue_delay includes the server's wake-up "
-                           f"({fit.wakeup_s * 1e6:.0f}us)",
+            "description": f"calibrated by batchsim calibrate from {', '.join(map(str, paths))}",
             "seed": 1, "run": {"duration": "30s", "warmup": "1s", "replications": 5},
             "arrival": {"process": "poisson",
                         "rate": round(float(logs[0].arrival_rate_rps()), 3)},
-            "batching": _batching(logs[0], size, fit.wakeup_s), "service": service}
+            "batching": _batching(logs[0], size), "service": service}
+    wakeup = delay_section(fit.wakeups_s) if fit.wakeups_s is not None else None
+    if wakeup:
+        data["servers"] = {"wakeup": wakeup}
     try:
         if empirical:
             write_samples(samples, fit.sizes, fit.occupancy_s)
@@ -298,10 +301,10 @@ def _largest_batch_size(logs: list[ServeLog], fit: Fit) -> int:
     return max(recorded) if recorded else int(fit.sizes.max())
 
 
-def _batching(log: ServeLog, largest: int, wakeup_s: float) -> dict:
-    """The log's batching, its delay plus the server's wake-up."""
+def _batching(log: ServeLog, largest: int) -> dict:
+    """The log's batching settings."""
     size = log.setting("max_batch_size", int) or largest
-    delay = (log.setting("max_queue_delay_s") or 0.0) + wakeup_s
+    delay = log.setting("max_queue_delay_s") or 0.0
     return {"policy": "dynamic", "max_batch_size": min(size, largest),
             "max_queue_delay": float(f"{delay:.6g}")}
 

@@ -195,10 +195,10 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
     for (name, (setting, _)), log in zip(CALIBRATION.items(), calibration_logs, strict=True):
         row = {"setting": setting, "load": f"calibration {name}", "in_sample": True}
         for variant, scenario in scenarios.items():
-            row[variant] = point(scenario, [log], fit.wakeup_s, replications,
+            row[variant] = point(scenario, [log], 0.0, replications,
                                  fit.turnaround_s)
         if server_only is not None:
-            row["server_only"] = point(server_only, [log], fit.wakeup_s, replications,
+            row["server_only"] = point(server_only, [log], 0.0, replications,
                                        fit.turnaround_s, sent=True)
         rows.append(row)
     for setting in SETTINGS:
@@ -209,10 +209,10 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
                             duration_s, 7, hidden, pin) for r in range(REPEATS)]
             row = {"setting": setting, "load": load}
             for variant, scenario in scenarios.items():
-                row[variant] = point(scenario, logs, fit.wakeup_s, replications,
+                row[variant] = point(scenario, logs, 0.0, replications,
                                      fit.turnaround_s)
             if server_only is not None:
-                row["server_only"] = point(server_only, logs, fit.wakeup_s, replications,
+                row["server_only"] = point(server_only, logs, 0.0, replications,
                                            fit.turnaround_s, sent=True)
             rows.append(row)
     report = {"command": " ".join(["python -m simulator.testbed.benchmark", *sys.argv[1:]]),
