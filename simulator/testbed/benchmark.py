@@ -103,14 +103,14 @@ def measure(folder: Path, name: str, setting: str, rate_rps: float, duration_s: 
 
 
 def service_drift(scenario: Scenario, logs, turnaround_s: float) -> float:
-    """Median over the repeats' batches of (model time + turnaround) / calibrated mean:
+    """Mean over the repeats' batches of (model time + turnaround) / calibrated mean:
     above 1 when the server ran slower than when it was calibrated."""
     ratios = []
     for log in logs:
         start, finish, size = log.batches()
         means = np.array([scenario.service.mean_s(int(k)) for k in size])
         ratios.append((finish - start + turnaround_s) / means)
-    return float(np.median(np.concatenate(ratios)))
+    return float(np.mean(np.concatenate(ratios)))
 
 
 def from_sent(log: ServeLog) -> ServeLog:
@@ -234,7 +234,7 @@ def render(report: dict) -> str:
              f" (wake-up {report['wakeup_s'] * 1e6:.0f} us, turnaround "
              f"{report['turnaround_s'] * 1e6:.0f} us).", "",
              "Error = (predicted - mean of repeats) / mean of repeats; noise = sample std / mean"
-             " of the repeats; ok = |error| <= max(15%, 2 x noise); drift = median batch time"
+             " of the repeats; ok = |error| <= max(15%, 2 x noise); drift = mean of batch time"
              " / calibrated mean for its size (above 1: the server ran slower than when it was"
              " calibrated); server-only = the same prediction and measurement with latency"
              " counted from the client's actual sends (replayed) instead of the schedule, so"
