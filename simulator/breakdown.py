@@ -93,7 +93,8 @@ def _replica_utilization(records, index: int) -> float:
         start_s = rec.batch_start_s[mine]
         busy_s += float(np.clip(np.minimum(finish_s, rec.end_s)
                                 - np.maximum(start_s, rec.warmup_s), 0.0, None).sum())
-        per_replica = rec.servers // rec.replicas
+        per_replica = rec.replica_servers[index] if rec.replica_servers else \
+            rec.servers // rec.replicas
         capacity_s += per_replica * (rec.end_s - rec.warmup_s)
     return busy_s / capacity_s if capacity_s else 0.0
 
@@ -106,3 +107,27 @@ def _class_figures(records, index: int, slo_s: float | None) -> dict:
         figures["goodput"] = within / pooled.window_s if pooled.window_s else 0.0
         figures["slo_attainment"] = within / max(pooled.arrivals, 1)
     return figures
+
+
+def render_groups(summary: dict) -> list[str]:
+    """Table rows for `per_replica` and `per_class` (nothing when absent)."""
+    rows = []
+    if "per_replica" in summary:
+        rows.append("replica   share  util   mean ms    p99 ms   lost")
+        for r in summary["per_replica"]:
+            rows.append(f"{r['replica']:<8}{_pct(r['arrival_share'])}{_pct(r['utilization'])}"
+                        f"{_ms(r['latency']['mean'])}{_ms(r['latency']['p99'])}{r['lost']:>7}")
+    if "per_class" in summary:
+        rows.append("class            mean ms    p99 ms   SLO met   lost")
+        for name, c in summary["per_class"].items():
+            rows.append(f"{name:<15}{_ms(c['latency']['mean'])}{_ms(c['latency']['p99'])}"
+                        f"{_pct(c['slo_attainment'], 10)}{c['lost']:>7}")
+    return rows
+
+
+def _pct(value: float | None, width: int = 7) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width - 1}.1%} "
+
+
+def _ms(value: float | None) -> str:
+    return f"{'-':>10}" if value is None else f"{value * 1e3:>10.3f}"

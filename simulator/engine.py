@@ -236,9 +236,9 @@ class BatchPool:
             batch_cap=_cap_history(self.policy))
 
 
-def expected_service(scenario: Scenario, factor: float = 1.0):
+def expected_service(scenario: Scenario, factor: float = 1.0, service=None, batching=None):
     """E[S(k)] of a batch of k requests (padding included), times `factor`."""
-    service, batching = scenario.service, scenario.batching
+    service, batching = service or scenario.service, batching or scenario.batching
 
     def mean_s(size: int) -> float:
         return factor * service.mean_s(batching.charged_size(size))

@@ -15,10 +15,11 @@ faults:
   stragglers: {fraction: 0.01, slowdown: 5}   # 1% of batches take 5x longer
 ```
 
-While a replica is down its servers take no batches (its queue keeps
-accepting requests, which wait or time out), and load-aware routers avoid it;
-`round_robin` and `random` move an arrival aimed at a down replica to the
-next replica up, in index order.
+While a replica is down its servers take no batches (its queue keeps the
+requests it holds, which wait or time out) and the router sends it nothing:
+an arrival aimed at it goes to the up replica with the fewest queued + in
+service (load-aware routers) or to one drawn at random among those up
+(`round_robin`, `random`).
 """
 
 from __future__ import annotations

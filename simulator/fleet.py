@@ -24,6 +24,7 @@ import numpy as np
 import simpy
 
 from .batching import INF, Dispatch
+from .closed import think_sampler
 from .disciplines import ClassQueue, ClassSpec
 from .engine import _delay_until, expected_service
 from .faults import straggle_factors
@@ -31,6 +32,7 @@ from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, Replicat
 from .rng import stream
 from .scenario import Scenario
 from .service import ServiceSampler
+from .stages import join_stages
 
 
 def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecord:
@@ -129,13 +131,15 @@ class Ledger:
 class Replica:
     """One replica: its class queue, batching policy and servers."""
 
-    def __init__(self, fleet: Fleet, index: int, factor: float, sampler: ServiceSampler):
+    def __init__(self, fleet: Fleet, index: int, factor: float, parts: tuple,
+                 rng: np.random.Generator):
         scenario = fleet.scenario
+        batching, service, self.servers = parts
         self.fleet, self.env, self.index, self.factor = fleet, fleet.env, index, factor
-        self.policy = scenario.batching.build()
-        self.policy.bind_service(expected_service(scenario, factor))
-        self.sample_s = sampler.sample_s
-        self.servers = scenario.servers.count
+        self.policy = batching.build()
+        self.policy.bind_service(expected_service(scenario, factor, service, batching))
+        self.sample_s = ServiceSampler(service, rng, batching.largest_charged_size).sample_s
+        self.first_server = fleet.servers_before(index)
         self.capacity = scenario.queue.capacity
         self.queue = ClassQueue(fleet.discipline, fleet.specs, fleet.at_s, fleet.klass)
         self.free: deque[int] = deque(range(self.servers))
@@ -207,7 +211,7 @@ class Replica:
             ledger.finish_s[batch] = env.now
             self.in_service -= ledger.size[batch]
             if ledger.keep_ids:
-                self.fleet.resolved(ledger.ids[batch])
+                self.fleet.finished(ledger.ids[batch])
             policy.completed(env.now, ledger.size[batch], service_s)
             if self.down_count == 0:
                 self.free.append(server_id)
@@ -251,7 +255,7 @@ class Replica:
         server_id = self.free.popleft()
         ids = self.queue.take(action.size)
         self.in_service += action.size
-        batch = self.fleet.ledger.open(ids, now, action, self.index * self.servers + server_id,
+        batch = self.fleet.ledger.open(ids, now, action, self.first_server + server_id,
                                        self.index)
         self.busy[server_id] = batch
         self.assigned[server_id].succeed(batch)
@@ -283,38 +287,49 @@ class Fleet:
             self.class_draws = ClassDraws(scenario, replication)
             self.waiters = {}
         else:
+            if scenario.stages:  # request j is tasks j*S .. j*S+S-1; later stages' arrival
+                stage_count = len(scenario.stages)  # times are written as they happen
+                tasks = np.full(times_s.size * stage_count, np.nan)
+                tasks[::stage_count] = times_s
+                times_s = tasks
             n = times_s.size
             self.arrival_s, self.at_s = times_s, memoryview(times_s)
             self.outcome = np.zeros(n, dtype=np.int8)
-            self.klass = draw_classes(scenario, replication, n) if not scenario.ensemble else \
-                np.repeat(draw_classes(scenario, replication, n // scenario.ensemble.branches),
-                          scenario.ensemble.branches)
+            per_request = scenario.ensemble.branches if scenario.ensemble else \
+                len(scenario.stages) if scenario.stages else 1
+            self.klass = np.repeat(draw_classes(scenario, replication, n // per_request),
+                                   per_request)
             self.replica_of = np.full(n, -1, dtype=np.int32)
         self.specs = class_specs(scenario)
         self.discipline = scenario.queue.discipline
         self.ledger = Ledger()
-        self.ledger.keep_ids = self.waiters is not None or scenario.faults is not None
+        self.ledger.keep_ids = (self.waiters is not None or scenario.faults is not None
+                                or scenario.stages is not None)
         faults = scenario.faults
         self.straggle = straggle_factors(faults.stragglers if faults else None,
                                          stream(scenario.seed, replication, "faults", 1))
         self.next_arrival = 0
+        self.stages = len(scenario.stages) if scenario.stages else 1
+        parts = scenario.stage_parts() or None
         replicas = scenario.replicas or scenario.ensemble
-        count = (replicas.count if scenario.replicas else replicas.branches) if replicas else 1
-        factors = replicas.factors() if replicas else [1.0]
+        count = (replicas.count if scenario.replicas else replicas.branches) if replicas \
+            else self.stages
+        factors = replicas.factors() if replicas else [1.0] * count
+        parts = parts or [(scenario.batching, scenario.service, scenario.servers.count)] * count
+        self.server_counts = [p[2] for p in parts]
         self.replicas = [
-            Replica(self, r, factors[r], ServiceSampler(
-                scenario.service, stream(scenario.seed, replication, "service", r),
-                scenario.batching.largest_charged_size))
+            Replica(self, r, factors[r], parts[r],
+                    stream(scenario.seed, replication, "service", r))
             for r in range(count)]
         if faults is not None:
-            self._schedule_outages(faults, stream(scenario.seed, replication, "faults"))
+            self._schedule_outages(faults, scenario.seed, replication)
         rule = scenario.replicas.router if scenario.replicas else "round_robin"
         self.router = Router(rule, self.replicas,
                              stream(scenario.seed, replication, "routing"), n)
 
     def start_users(self, rng: np.random.Generator) -> None:
         """Closed loop: one process per user, all drawing think times from `rng`."""
-        think = self.scenario.arrival.think_time.sampler(rng)
+        think = think_sampler(self.scenario.arrival.think_time, rng)
         for _ in range(self.scenario.arrival.users):
             self.env.process(self.user(think))
 
@@ -329,14 +344,18 @@ class Fleet:
             self.route(rid)
             yield answered
 
-    def _next_up(self, target: int) -> int:
-        """The first replica up after `target` in index order (`target` if none is)."""
-        count = len(self.replicas)
-        for step in range(1, count):
-            candidate = (target + step) % count
-            if not self.replicas[candidate].down_count:
-                return candidate
-        return target
+    def _next_up(self, target: int, rid: int) -> int:
+        """Another replica for an arrival aimed at a down one (`target` if all are down):
+        the up replica with the fewest queued + in service for the load-aware routers,
+        one drawn at random among those up for round_robin and random."""
+        router = self.router
+        up = [k for k, r in enumerate(self.replicas) if not r.down_count]
+        if not up:
+            return target
+        if router.rule in ("round_robin", "random"):
+            return up[int(router.uniform[rid] * len(up))]
+        loads = [self.replicas[k].outstanding for k in up]
+        return up[router._fewest(loads, rid)]
 
     def new_request(self, now: float) -> int:
         """Closed loop: a new request id sent at `now`, with its class and router draws."""
@@ -347,6 +366,26 @@ class Fleet:
         self.replica_of.append(-1)
         self.router.ensure(rid)
         return rid
+
+    def servers_before(self, index: int) -> int:
+        """Global id of replica (or stage) `index`'s first server."""
+        counts = [self.scenario.servers.count] * index if not self.scenario.stages else \
+            [parts[2] for parts in self.scenario.stage_parts()[:index]]
+        return sum(counts)
+
+    def finished(self, ids) -> None:
+        """A batch completed: forward its tasks to the next stage, or wake their users."""
+        stages = self.stages
+        if stages == 1:
+            self.resolved(ids)
+            return
+        now, at_s = self.env.now, self.at_s
+        for rid in ids:
+            stage = rid % stages + 1
+            if stage < stages:
+                at_s[rid + 1] = now
+                self.replica_of[rid + 1] = stage
+                self.replicas[stage].receive(rid + 1, now)
 
     def resolved(self, ids) -> None:
         """Closed loop: wake the users whose requests completed or were lost."""
@@ -359,21 +398,24 @@ class Fleet:
                 event.succeed()
 
     def arrivals(self):
-        """Routes each arrival at its time."""
+        """Routes each arrival at its time (a pipeline's to its first stage)."""
         env, at_s = self.env, self.at_s
-        for rid in range(self.arrival_s.size):
+        for rid in range(0, self.arrival_s.size, self.stages):
             now = env.now
             if at_s[rid] > now:
                 yield env.timeout(_delay_until(now, at_s[rid]))
             self.route(rid)
-            self.next_arrival = rid + 1
+            self.next_arrival = rid + self.stages
 
-    def _schedule_outages(self, faults, rng: np.random.Generator) -> None:
+    def _schedule_outages(self, faults, seed: int, replication: int) -> None:
+        """Given outages, and random ones from each replica's own stream (so a
+        replica's failure times never depend on what else happens)."""
         for outage in faults.outages:
             self.env.process(self._outage(self.replicas[outage.replica], outage.at,
                                           outage.duration))
         if faults.mtbf is not None:
-            for replica in self.replicas:
+            for index, replica in enumerate(self.replicas):
+                rng = stream(seed, replication, "faults", 2 + index)
                 self.env.process(self._random_outages(replica, faults.mtbf, faults.mttr, rng))
 
     def _outage(self, replica: Replica, at_s: float, duration_s: float):
@@ -390,9 +432,9 @@ class Fleet:
             replica.come_up()
 
     def route(self, rid: int) -> None:
-        target = self.router.pick(rid)
+        target = self.router.pick(rid) if self.stages == 1 else 0
         if self.replicas[target].down_count and not self.scenario.ensemble:
-            target = self._next_up(target)
+            target = self._next_up(target, rid)
         self.replica_of[rid] = target
         self.replicas[target].receive(rid, self.at_s[rid])
 
@@ -405,7 +447,7 @@ class Fleet:
             self.replica_of = np.frombuffer(self.replica_of, dtype=np.int32).copy()
             self.waiters = None
             self.next_arrival = self.arrival_s.size
-        for rid in range(self.next_arrival, self.arrival_s.size):
+        for rid in range(self.next_arrival, self.arrival_s.size, self.stages):
             if self.at_s[rid] > end_s:
                 break
             self.route(rid)
@@ -426,14 +468,15 @@ class Fleet:
         classes = scenario.classes
         record = ReplicationRecord(
             replication=replication, warmup_s=warmup_s, end_s=end_s,
-            servers=scenario.servers.count * len(self.replicas),
+            servers=sum(self.server_counts),
             timeout_s=scenario.queue.timeout,
             arrival_s=self.arrival_s, batch=batch, outcome=outcome,
             batch_start_s=np.asarray(ledger.start_s, dtype=float), batch_finish_s=finish_s,
             batch_size=sizes, batch_charged=np.asarray(ledger.charged, dtype=np.int64),
             batch_server=np.asarray(ledger.server, dtype=np.int64),
-            replicas=len(self.replicas),
-            replica=self.replica_of if scenario.replicas or scenario.ensemble else None,
+            replicas=len(self.replicas), replica_servers=tuple(self.server_counts),
+            replica=self.replica_of if scenario.replicas or scenario.ensemble or scenario.stages
+            else None,
             batch_replica=np.asarray(ledger.replica, dtype=np.int32),
             request_class=self.klass if classes else None,
             class_names=tuple(c.name for c in classes) if classes else None,
@@ -441,6 +484,8 @@ class Fleet:
             batch_cap=self._cap_history())
         if scenario.ensemble:
             join_branches(record, scenario.ensemble.branches, scenario.ensemble.needed)
+        if scenario.stages:
+            join_stages(record, self.stages)
         return record
 
     def _cap_history(self) -> np.ndarray | None:

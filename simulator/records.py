@@ -76,6 +76,7 @@ class ReplicationRecord:
         return received
     # set only by the fleet model (replicas: / classes:) and adaptive batching
     replicas: int = 1
+    replica_servers: tuple[int, ...] | None = None  # servers of each replica (or stage)
     replica: np.ndarray | None = None
     batch_replica: np.ndarray | None = None
     request_class: np.ndarray | None = None

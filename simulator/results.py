@@ -104,7 +104,17 @@ def save_arrays(path: Path, records: list[ReplicationRecord]) -> None:
         batch_finish_s=cat("batch_finish_s"), batch_size=cat("batch_size"),
         batch_charged=cat("batch_charged"), batch_server=cat("batch_server"),
         end_s=np.array([r.end_s for r in records]), warmup_s=np.array([r.warmup_s for r in records]),
-        **_client_arrays(records))
+        **_client_arrays(records), **_topology_arrays(records))
+
+
+def _topology_arrays(records: list[ReplicationRecord]) -> dict[str, np.ndarray]:
+    """Fleet model only: each request's replica (or branch, stage) and class, each batch's
+    replica, and the `adaptive` batch-size cap in force when each batch was cut."""
+    names = {"replica": "request_replica", "request_class": "request_class",
+             "batch_replica": "batch_replica", "batch_cap": "batch_cap"}
+    return {saved: np.concatenate([getattr(r, name) for r in records])
+            for name, saved in names.items()
+            if records and all(getattr(r, name) is not None for r in records)}
 
 
 def _client_arrays(records: list[ReplicationRecord]) -> dict[str, np.ndarray]:

@@ -25,6 +25,7 @@ from .errors import ScenarioError, translate_validation_error
 from .faults import FaultsSection
 from .grid import SweepSection
 from .service import ServiceConfig
+from .stages import StageSection
 from .topology import Discipline, EnsembleSection, ReplicasSection, RequestClass, check_classes
 from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
 
@@ -187,6 +188,9 @@ class Scenario(Section):
         None, description="request classes: share of arrivals, slo, priority, queue policy")
     faults: FaultsSection | None = Field(
         None, description="replica outages (given or MTBF/MTTR) and straggling batches")
+    stages: list[StageSection] | None = Field(
+        None, description="pipeline stages in order, each with its own batching, service "
+        "and servers (defaults: the top-level sections)")
     ensemble: EnsembleSection | None = Field(
         None, description="fork-join: each request served by every branch, answered when "
         "all (or the first k) have answered")
@@ -201,13 +205,18 @@ class Scenario(Section):
         if self.ensemble is not None and (self.replicas is not None or self.is_closed_loop):
             raise FieldError("ensemble", "cannot be combined with replicas: or closed-loop "
                              "arrivals yet")
+        if self.stages is not None and (self.replicas is not None or self.is_closed_loop
+                                        or self.ensemble is not None or not self.stages):
+            raise FieldError("stages", "give one or more stages; not combined with replicas:, "
+                             "ensemble: or closed-loop arrivals yet")
         if self.faults is not None:
             if self.batching.policy_class.tracks_arrivals:
                 raise FieldError("batching.policy", "faults: need a batcher that cuts batches "
                                  "from the queue (none, dynamic, torchserve, ...)",
                                  self.batching.policy)
             self.faults.check_replicas(self.replicas.count if self.replicas else
-                                       self.ensemble.branches if self.ensemble else 1)
+                                       self.ensemble.branches if self.ensemble else
+                                       len(self.stages) if self.stages else 1)
         if self.is_closed_loop and self.run.requests is not None:
             raise FieldError("run.requests", "closed-loop arrivals need run.duration",
                              self.run.requests)
@@ -236,7 +245,8 @@ class Scenario(Section):
         if key is not None:
             fleet = ("replicas" if self.replicas is not None else "classes"
                      if self.classes is not None else "ensemble" if self.ensemble is not None
-                     else "faults" if self.faults is not None else "arrival.process closed")
+                     else "faults" if self.faults is not None else "stages"
+                     if self.stages is not None else "arrival.process closed")
             raise FieldError(key, f"cannot be combined with {fleet}: yet (the client path is "
                              "modelled for a single pool)")
 
@@ -311,6 +321,9 @@ class Scenario(Section):
     @property
     def capacity_rps(self) -> float:
         """Largest sustainable throughput: every server busy with full batches."""
+        if self.stages:  # the slowest stage limits a pipeline
+            return min(count * b.max_batch_size / service.mean_s(b.charged_size(b.max_batch_size))
+                       for b, service, count in self.stage_parts())
         size = self.batching.max_batch_size
         busy_s = self.service.mean_s(self.batching.charged_size(size))
         speed = sum(1 / f for f in self.replicas.factors()) if self.replicas else 1.0
@@ -322,7 +335,14 @@ class Scenario(Section):
     def uses_fleet(self) -> bool:
         """True when replicas or classes need the fleet model (not the plain loop)."""
         return (self.replicas is not None or self.classes is not None or self.is_closed_loop
-                or self.ensemble is not None or self.faults is not None)
+                or self.ensemble is not None or self.faults is not None
+                or self.stages is not None)
+
+    def stage_parts(self) -> list[tuple]:
+        """(batching, service, servers count) of each pipeline stage, defaults filled in."""
+        return [(st.batching or self.batching, st.service or self.service,
+                 st.servers.count if st.servers else self.servers.count)
+                for st in self.stages or ()]
 
     @property
     def is_closed_loop(self) -> bool:

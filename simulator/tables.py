@@ -7,6 +7,7 @@ utilisation and the request books.
 
 from __future__ import annotations
 
+from .breakdown import render_groups
 from .metrics import CI_KEYS, DISTRIBUTION_KEYS
 
 _HEADERS = {"mean": "mean", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99",
@@ -22,6 +23,7 @@ def render_summary(summary: dict, description: str = "") -> str:
     lines += _batch_rows(summary)
     lines.append(_books(summary["requests"]))
     lines += _network_rows(summary)
+    lines += render_groups(summary)
     lines += _precision_rows(summary)
     if summary.get("saturated"):
         lines.append(f"saturated        YES: the backlog grew or requests were lost "

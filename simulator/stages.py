@@ -1,0 +1,67 @@
+"""Pipelines (`stages:`): a request passes through several stages in order.
+
+Owns the schema of a stage and the joining of a request's stage tasks into
+its end-to-end answer. Each stage has its own queue, batching policy, servers
+and service times (any of `batching`, `service`, `servers` left out is taken
+from the scenario's top-level section); a request enters stage s+1 when its
+batch at stage s finishes, and is lost if any stage rejects it or times it
+out. The fleet model runs it: request j is tasks j*S .. j*S+S-1 (one per
+stage) in the server-side arrays, and `per_replica` lists the stages.
+
+```yaml
+stages:
+  - {name: preprocess, batching: {policy: none}, servers: {count: 4},
+     service: {base: 1ms, distribution: exponential}}
+  - {name: model}                       # the top-level batching, service and servers
+  - {name: postprocess, batching: {policy: none}, service: {base: 200us}}
+```
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+import numpy as np
+from pydantic import Field
+
+from .batching import BATCHING_POLICIES
+from .config import Section
+from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
+from .service import ServiceConfig
+
+StageBatching = Annotated[
+    Union[tuple(BATCHING_POLICIES.values())],  # noqa: UP007 - built from the registry
+    Field(discriminator="policy"),
+]
+
+
+class StageServers(Section):
+    """Servers of one stage."""
+
+    count: int = Field(1, ge=1, le=100_000)
+
+
+class StageSection(Section):
+    """One stage of a pipeline; missing parts come from the top-level sections."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=50)
+    batching: StageBatching | None = None
+    service: ServiceConfig | None = None
+    servers: StageServers | None = None
+
+
+def join_stages(record: ReplicationRecord, stages: int) -> None:
+    """Fill the client arrays: request j is answered when its last stage completes."""
+    n = record.arrival_s.size // stages
+    outcome = record.outcome.reshape(n, stages)
+    rows = np.arange(n)
+    last = rows * stages + stages - 1
+    answered = record.outcome[last] == COMPLETED
+    record.sent_s = record.arrival_s[::stages].copy()
+    record.delivery = np.where(answered, last, -1)
+    record.response_delay_s = np.zeros(n)
+    client = np.full(n, IN_FLIGHT, dtype=np.int8)
+    client[answered] = COMPLETED
+    for code in (FAILED, TIMED_OUT, REJECTED):  # the first listed wins on ties: rejected
+        client[~answered & (outcome == code).any(axis=1)] = code
+    record.client_outcome = client
