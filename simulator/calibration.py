@@ -15,12 +15,15 @@ real server" section explains the model):
 - `service.overhead.before`: from the client's scheduled send to the request's
   arrival at the server (`arrival_s`, a kernel stamp; without it, to the
   batcher reading it, for requests that reached an idle server only);
-- wake-up: how long after the dispatch rule made it due a batch cut from idle
-  starts (the idle server's wake-up; requests arriving meanwhile join it, so
-  it acts as extra `max_queue_delay`, where the scenario carries its median);
+- `servers.wakeup`: how long after the dispatch rule made it due a batch cut
+  from idle starts (the idle server's wake-up; requests arriving meanwhile join
+  it): lognormal with the measured mean and median, as the overheads;
+- `service.noise_correlation`: lag-1 correlation of successive batches' log
+  times around their size's mean (servers have slow and fast spells; iid noise
+  would under-predict the tail once batches queue);
 - `service.overhead.after`: from the model's finish to the client reading the
   answer, minus the turnaround already counted in the occupancy (clipped at 0).
-Delays are fitted as lognormal by maximum likelihood (see `delay_section`).
+Delays are lognormal with the measured mean and median (see `delay_section`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ MIN_SAMPLES = 5
 """A batch size seen fewer times than this gets no table entry of its own."""
 MIN_DELAY_S = 1e-7
 SATURATION_RATIO = 3.0
+MIN_CORRELATION = 0.05
+"""A measured noise correlation below this is left out of the scenario."""
 
 
 @dataclass
@@ -48,19 +53,24 @@ class Fit:
     sizes: np.ndarray          # per batch
     occupancy_s: np.ndarray    # per batch
     turnaround_s: float
-    wakeup_s: float
+    wakeup_s: float            # median
     before_s: np.ndarray
     after_s: np.ndarray
+    noise_correlation: float = 0.0
     notes: list[str] = field(default_factory=list)
+    network_s: np.ndarray | None = None  # client send -> arrival (no client lateness)
+    wakeups_s: np.ndarray | None = None  # per batch cut from idle: start - due
 
 
 def measure(logs: list[ServeLog]) -> Fit:
     """Pool the batches and request delays of every log."""
     sizes, model_s, gaps, wakeups, before, after = [], [], [], [], [], []
+    per_log_batches = []
     for log in logs:
         start, finish, size, from_idle, due = _batches(log)
         sizes.append(size)
         model_s.append(finish - start)
+        per_log_batches.append((size, finish - start))
         gaps.append((start[1:] - finish[:-1])[~from_idle[1:]])
         wakeups.append(np.clip(start - due, 0, None)[from_idle])
         before.append(_before_s(log))
@@ -74,9 +84,33 @@ def measure(logs: list[ServeLog]) -> Fit:
         answered = log.answered
         after.append(log["received_s"][answered] - log["batch_finish_s"][answered]
                      - turnaround_s)
+    rho = noise_correlation(per_log_batches)
+    notes.append(f"service noise correlation between successive batches {rho:.2f}")
+    network = [log["arrival_s"][log.answered] - log["sent_s"][log.answered]
+               for log in logs if log.has("arrival_s") and log.has("sent_s")]
     return Fit(np.concatenate(sizes), np.concatenate(model_s) + turnaround_s, turnaround_s,
                wakeup_s, np.clip(np.concatenate(before), 0, None),
-               np.clip(np.concatenate(after), 0, None), notes)
+               np.clip(np.concatenate(after), 0, None), rho, notes,
+               np.clip(np.concatenate(network), 0, None) if network else None,
+               np.concatenate(wakeups))
+
+
+def noise_correlation(batches: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Lag-1 correlation of successive batches' log service times, each centred on the
+    mean log time of its size (pooled over logs; pairs taken within each log), in [0, 0.95].
+    """
+    all_sizes = np.concatenate([size for size, _ in batches])
+    all_logs = np.log(np.maximum(np.concatenate([t for _, t in batches]), 1e-9))
+    centre = {int(k): float(all_logs[all_sizes == k].mean()) for k in np.unique(all_sizes)}
+    pairs = []
+    for size, times in batches:
+        residual = np.log(np.maximum(times, 1e-9)) - np.array([centre[int(k)] for k in size])
+        pairs.append(np.column_stack([residual[:-1], residual[1:]]))
+    pairs = np.concatenate(pairs)
+    if pairs.shape[0] < 10 or pairs[:, 0].std() == 0 or pairs[:, 1].std() == 0:
+        return 0.0
+    rho = float(np.corrcoef(pairs[:, 0], pairs[:, 1])[0, 1])
+    return float(np.clip(rho, 0.0, 0.95))
 
 
 def _saturation_note(log: ServeLog) -> str | None:
@@ -144,20 +178,22 @@ def _median(values: np.ndarray) -> float:
 
 
 def delay_section(values_s: np.ndarray) -> dict | None:
-    """A lognormal `{mean, distribution, cv}` delay fitted to `values_s` by maximum
-    likelihood (mean and std of the logs), None if the delays are about 0.
+    """A lognormal `{mean, distribution, cv}` delay with the mean and the median of
+    `values_s` (None if the delays are about 0).
 
     Measured overheads are mostly small with rare long stalls (a descheduled
-    process); a fit by mean and cv lets the stalls set the median several times
-    too high, the log-space fit keeps the body right (values below 1 us count as
-    1 us). A two-quantile fit was worse: its tail was far too heavy.
+    process). Matching the mean keeps the mean latency right; matching the median
+    (rather than the cv, which the stalls inflate) keeps the body right. When half
+    the values are 0 (or the mean is not above the median) there is no such
+    lognormal: then mean and cv are matched.
     """
-    if values_s.size == 0 or np.median(values_s) < MIN_DELAY_S:
+    if values_s.size == 0 or values_s.mean() < MIN_DELAY_S:
         return None
-    logs = np.log(np.maximum(values_s, 1e-6))
-    mu, sigma = float(logs.mean()), float(logs.std())
-    mean = math.exp(mu + sigma * sigma / 2)
-    cv = math.sqrt(math.expm1(sigma * sigma))
+    mean, median = float(values_s.mean()), float(np.median(values_s))
+    if median > MIN_DELAY_S and mean > median * 1.0001:
+        cv = math.sqrt(math.expm1(2 * math.log(mean / median)))
+    else:
+        cv = float(values_s.std() / mean) if values_s.size > 1 else 0.0
     if cv < 1e-3:
         return {"mean": _round(mean)}
     return {"mean": _round(mean), "distribution": "lognormal", "cv": round(min(cv, 10.0), 4)}
@@ -231,6 +267,8 @@ def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
     except ValueError as exc:
         raise ScenarioError(str(paths[0]), "batch_size", str(exc)) from None
     service = {"distribution": "empirical" if empirical else "lognormal", "table": table}
+    if not empirical and fit.noise_correlation >= MIN_CORRELATION:
+        service["noise_correlation"] = round(fit.noise_correlation, 3)
     samples = output.with_name(f"{output.stem}-samples.csv")
     if empirical:
         service["samples_file"] = samples.name
@@ -239,13 +277,14 @@ def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
     if overhead:
         service["overhead"] = overhead
     data = {"name": _name(output.stem),
-            "description": f"calibrated by batchsim calibrate from {', '.join(map(str, paths))}"
-                           f"; batching.max_queue_delay includes the server's wake-up "
-                           f"({fit.wakeup_s * 1e6:.0f}us)",
+            "description": f"calibrated by batchsim calibrate from {', '.join(map(str, paths))}",
             "seed": 1, "run": {"duration": "30s", "warmup": "1s", "replications": 5},
             "arrival": {"process": "poisson",
                         "rate": round(float(logs[0].arrival_rate_rps()), 3)},
-            "batching": _batching(logs[0], size, fit.wakeup_s), "service": service}
+            "batching": _batching(logs[0], size), "service": service}
+    wakeup = delay_section(fit.wakeups_s) if fit.wakeups_s is not None else None
+    if wakeup:
+        data["servers"] = {"wakeup": wakeup}
     try:
         if empirical:
             write_samples(samples, fit.sizes, fit.occupancy_s)
@@ -262,10 +301,10 @@ def _largest_batch_size(logs: list[ServeLog], fit: Fit) -> int:
     return max(recorded) if recorded else int(fit.sizes.max())
 
 
-def _batching(log: ServeLog, largest: int, wakeup_s: float) -> dict:
-    """The log's batching, its delay plus the server's wake-up."""
+def _batching(log: ServeLog, largest: int) -> dict:
+    """The log's batching settings."""
     size = log.setting("max_batch_size", int) or largest
-    delay = (log.setting("max_queue_delay_s") or 0.0) + wakeup_s
+    delay = log.setting("max_queue_delay_s") or 0.0
     return {"policy": "dynamic", "max_batch_size": min(size, largest),
             "max_queue_delay": float(f"{delay:.6g}")}
 

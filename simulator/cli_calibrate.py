@@ -35,8 +35,6 @@ def calibrate(logs, output, empirical, max_batch_size):
     fit, notes = calibrate_logs(list(logs), output, empirical, max_batch_size)
     for note in notes:
         click.echo(note, err=True)
-    click.echo(f"batching.max_queue_delay includes the wake-up; to predict a log: batchsim "
-               f"validate {output} LOG --dispatch-delay {fit.wakeup_s * 1e6:.0f}us", err=True)
     samples = output.with_name(f"{output.stem}-samples.csv")
     click.echo(f"written: {output}" + (f" and {samples}" if empirical else ""), err=True)
 
@@ -56,8 +54,8 @@ def calibrate(logs, output, empirical, max_batch_size):
 @click.option("--keep-batching", is_flag=True,
               help="Use the scenario's batching even when the log records its own.")
 @click.option("--dispatch-delay", default="0", show_default=True,
-              help="Added to the log's max_queue_delay: the server's wake-up that "
-                   "batchsim calibrate reports.")
+              help="Added to the log's max_queue_delay (a fixed stand-in for a wake-up "
+                   "the scenario has no servers.wakeup for).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 def validate(scenario_file, log, overrides, arrivals, warmup, replications, keep_batching,

@@ -43,7 +43,8 @@ def simulate(scenario: Scenario, replication: int = 0) -> ReplicationRecord:
     if client is not None:
         times_s = client.queue_arrival_s
     env = simpy.Environment()
-    pool = BatchPool(env, scenario, times_s, stream(scenario.seed, replication, "service"))
+    pool = BatchPool(env, scenario, times_s, stream(scenario.seed, replication, "service"),
+                     replication)
     env.timeout(0).callbacks.append(pool.dispatch)
     for server_id in range(scenario.servers.count):
         env.process(pool.server(server_id))
@@ -58,7 +59,7 @@ class BatchPool:
     """One FIFO queue, one batching policy and `servers.count` identical servers."""
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, times_s: np.ndarray,
-                 service_rng: np.random.Generator):
+                 service_rng: np.random.Generator, replication: int = 0):
         self.env = env
         self.policy = scenario.batching.build()
         self.sampler = ServiceSampler(scenario.service, service_rng,
@@ -83,6 +84,13 @@ class BatchPool:
         self.b_size: list[int] = []
         self.b_charged: list[int] = []
         self.b_server: list[int] = []
+        self.wakeup = scenario.servers.wakeup
+        self.hot = False     # dispatching for a server that has just finished a batch
+        self.waking = False  # an idle server is waking up: batches wait for it
+        self.woken = False   # the wake-up is over: cut batches now
+        if self.wakeup is not None:
+            rng = stream(scenario.seed, replication, "wakeup")
+            self.draw_wakeup_s = _delay_chunks(self.wakeup, rng)
 
     # -- arrivals (admitted lazily, in time order) -----------------------------------
     def catch_up(self, now: float) -> None:
@@ -142,6 +150,9 @@ class BatchPool:
             action = decide(now, len(queue), at_s[queue[0]] if queue else INF, len(free))
             if action.__class__ is not Dispatch:
                 break
+            if self.wakeup is not None and not (self.hot or self.woken):
+                self._wake_up()  # an idle server: the batch is cut when it is awake
+                return
             self._start_batch(action, now)
         until_s = min(action.until_s, self.arrival_reaching_s(action.until_len))
         if until_s <= now:
@@ -163,7 +174,21 @@ class BatchPool:
             if learn is not None:
                 learn(env.now, self.b_size[batch], service_s)
             self.free.append(server_id)
+            self.hot = True
             self.dispatch()
+            self.hot = False
+
+    def _wake_up(self) -> None:
+        """`servers.wakeup`: ask the policy again once an idle server is awake."""
+        if self.waking:
+            return
+        self.waking = True
+        self.env.timeout(self.draw_wakeup_s()).callbacks.append(self._awake)
+
+    def _awake(self, _event: simpy.Event) -> None:
+        self.waking, self.woken = False, True
+        self.dispatch()
+        self.woken = False
 
     # -- helpers -----------------------------------------------------------------------
     def _start_batch(self, action: Dispatch, now: float) -> None:
@@ -224,6 +249,18 @@ def expected_service(scenario: Scenario, factor: float = 1.0, service=None, batc
 def _cap_history(policy) -> np.ndarray | None:
     history = getattr(policy, "cap_history", None)
     return None if history is None else np.asarray(history, dtype=np.int64)
+
+
+def _delay_chunks(delay, rng: np.random.Generator):
+    """A function returning the next of `delay`'s draws (sampled 4096 at a time)."""
+    buffer: list[float] = []
+
+    def next_s() -> float:
+        if not buffer:
+            buffer.extend(reversed(delay.sample_s(rng, 4096).tolist()))
+        return buffer.pop()
+
+    return next_s
 
 
 def _delay_until(now: float, at_s: float) -> float:

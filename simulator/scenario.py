@@ -20,6 +20,7 @@ from .arrivals import ARRIVAL_PROCESSES
 from .batching import BATCHING_POLICIES, resolve_latency_objective
 from .client import NetworkConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
+from .delays import Delay
 from .errors import ScenarioError, translate_validation_error
 from .faults import FaultsSection
 from .grid import SweepSection
@@ -130,6 +131,9 @@ class ServersSection(Section):
     cost_per_hour: float | None = Field(None, ge=0, description="price of one server per hour")
     hardware: str | None = Field(None, description="name of the hardware: entry these "
                                  "servers run on (default: the first)")
+    wakeup: Delay | None = Field(
+        None, description="an idle server starts a batch this long after it is due (requests "
+        "arriving meanwhile join it); one that just finished a batch starts at once")
 
 
 class HardwareOption(Section):
@@ -195,6 +199,9 @@ class Scenario(Section):
     def _cross_checks(self):
         self._pick_hardware()
         resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
+        if self.servers.wakeup is not None and self.uses_fleet:
+            raise FieldError("servers.wakeup", "is modelled for one pool only: not with "
+                             "replicas, classes, ensemble, faults or closed-loop arrivals")
         if self.ensemble is not None and (self.replicas is not None or self.is_closed_loop):
             raise FieldError("ensemble", "cannot be combined with replicas: or closed-loop "
                              "arrivals yet")

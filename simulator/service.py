@@ -6,7 +6,8 @@ from. No SimPy here: a batch of k requests takes `mean_s(k) * factor`, with
 and `factor` a random number of mean 1 (deterministic, gamma or lognormal
 with the given cv, which a table may set per batch size). `exponential` makes
 the whole batch time exponential with mean `mean_s(k)`; `empirical` resamples
-measured times from `samples_file` (see `service_samples`).
+measured times from `samples_file` (see `service_samples`). Lognormal noise
+may be correlated between successive batches (`noise_correlation`).
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ class ServiceConfig(Section):
     fit: ServiceFit | None = None
     distribution: Distribution = "deterministic"
     cv: float = Field(0.0, ge=0, le=10, description="coefficient of variation of the noise")
+    noise_correlation: float = Field(
+        0.0, ge=0, lt=1, description="lognormal only: correlation of the noise of successive "
+        "batches (AR(1) on the log scale; measured servers have slow and fast spells)")
     samples_file: str | None = Field(
         None, description="CSV of measured batch times (batch_size,service_s) that "
         "distribution: empirical resamples. Relative to the scenario file.")
@@ -100,6 +104,9 @@ class ServiceConfig(Section):
                              "choose gamma or lognormal", self.largest_cv)
         if self.distribution == "exponential" and self.largest_cv not in (0.0, 1.0):
             raise FieldError("service.cv", "exponential service has cv 1", self.largest_cv)
+        if self.noise_correlation and self.distribution != "lognormal":
+            raise FieldError("service.noise_correlation", "only lognormal noise can be "
+                             "correlated", self.noise_correlation)
         if self.distribution == "empirical" and self.largest_cv > 0:
             raise FieldError("service.cv", "empirical service takes its noise from "
                              "samples_file: drop cv", self.largest_cv)
@@ -181,7 +188,7 @@ class ServiceSampler:
             self._draw = _chunks(lambda n: rng.exponential(1.0, n))
         elif config.distribution == "lognormal" and max(cvs) > 0:
             sigmas = [math.sqrt(math.log1p(cv**2)) for cv in cvs]
-            self._draw = _lognormal_factor(rng, [0.0, *sigmas])
+            self._draw = _lognormal_factor(rng, [0.0, *sigmas], config.noise_correlation)
         elif config.distribution == "gamma" and max(cvs) > 0:
             self._draw = _gamma_factor(rng, [0.0, *cvs])
 
@@ -204,15 +211,30 @@ def _chunks(draw):
     return next_value
 
 
-def _lognormal_factor(rng: np.random.Generator, sigma_by_size: list[float]):
-    """Lognormal factors of mean 1, cv chosen by batch size, from one normal stream."""
+def _lognormal_factor(rng: np.random.Generator, sigma_by_size: list[float],
+                      correlation: float = 0.0):
+    """Lognormal factors of mean 1, cv chosen by batch size, from one normal stream.
+
+    With `correlation` rho > 0 the underlying normals form an AR(1) sequence
+    z_n = rho z_{n-1} + sqrt(1 - rho^2) e_n over successive batches (stationary,
+    started in its stationary law), so each factor keeps its lognormal law.
+    """
     normal = _chunks(lambda n: rng.standard_normal(n))
+    if correlation == 0:
+        def factor(size: int) -> float:
+            sigma = sigma_by_size[size]
+            return math.exp(sigma * normal() - sigma * sigma / 2)
 
-    def factor(size: int) -> float:
+        return factor
+    innovation = math.sqrt(1 - correlation * correlation)
+    state = [normal()]
+
+    def correlated_factor(size: int) -> float:
+        z = state[0] = correlation * state[0] + innovation * normal()
         sigma = sigma_by_size[size]
-        return math.exp(sigma * normal() - sigma * sigma / 2)
+        return math.exp(sigma * z - sigma * sigma / 2)
 
-    return factor
+    return correlated_factor
 
 
 def _empirical_factor(rng: np.random.Generator, factors_by_size: list[np.ndarray]):

@@ -206,3 +206,26 @@ def test_a_saturated_log_earns_a_warning_and_a_stable_one_none(tmp_path):
     overloaded = synthetic_log(tmp_path / "over.csv", known_scenario(duration=10.0, rate=4000))
     _, notes = calibrate_logs([overloaded], tmp_path / "b.yaml")
     assert any("over.csv" in n and "saturated" in n for n in notes)
+
+
+def test_calibration_recovers_the_noise_correlation(tmp_path):
+    scenario = known_scenario(duration=40.0).with_overrides({"service.noise_correlation": 0.5})
+    log = synthetic_log(tmp_path / "log.csv", scenario)
+    fit, _ = calibrate_logs([log], tmp_path / "fitted.yaml")
+    assert fit.noise_correlation == pytest.approx(0.5, abs=0.05)
+    service = yaml.safe_load((tmp_path / "fitted.yaml").read_text())["service"]
+    assert service["noise_correlation"] == pytest.approx(0.5, abs=0.05)
+    independent = synthetic_log(tmp_path / "iid.csv", known_scenario(duration=40.0))
+    assert calibrate_logs([independent], tmp_path / "iid.yaml")[0].noise_correlation < 0.05
+
+
+def test_calibration_recovers_the_servers_wakeup(tmp_path):
+    wakeup = {"mean": "300us", "distribution": "lognormal", "cv": 0.5}
+    scenario = known_scenario(duration=40.0, rate=200.0).with_overrides(
+        {"servers.wakeup": wakeup})
+    log = synthetic_log(tmp_path / "log.csv", scenario)
+    fit, _ = calibrate_logs([log], tmp_path / "fitted.yaml")
+    fitted = yaml.safe_load((tmp_path / "fitted.yaml").read_text())["servers"]["wakeup"]
+    assert fit.wakeups_s.size > 3000
+    assert fitted["mean"] == pytest.approx(300e-6, rel=0.05)
+    assert fitted["cv"] == pytest.approx(0.5, rel=0.25)

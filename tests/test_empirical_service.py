@@ -99,3 +99,25 @@ def test_inconsistent_empirical_sections(write_yaml, tmp_path, service, problem)
     path = write_yaml(scenario_dict(service=service))
     result = CliRunner().invoke(cli, ["check", str(path)])
     assert result.exit_code == 2 and problem in result.output, result.output
+
+
+def test_correlated_lognormal_noise_keeps_its_law_and_has_the_asked_correlation():
+    data = scenario_dict(service={"base": "2ms", "distribution": "lognormal", "cv": 0.3,
+                                  "noise_correlation": 0.6})
+    service = Scenario.model_validate(data).service
+    sampler = ServiceSampler(service, np.random.default_rng(5), 8)
+    times = np.array([sampler.sample_s(1) for _ in range(40_000)])
+    factors = times / service.mean_s(1)
+    logs = np.log(factors)
+    # AR(1) with rho 0.6: the mean of n draws has about (1+rho)/(1-rho) = 4x the iid variance
+    assert abs(factors.mean() - 1) < 4 * 0.3 * math.sqrt(4 / factors.size)
+    assert factors.std() / factors.mean() == pytest.approx(0.3, rel=0.06)
+    assert np.corrcoef(logs[:-1], logs[1:])[0, 1] == pytest.approx(0.6, abs=0.02)
+    assert np.corrcoef(logs[:-5], logs[5:])[0, 1] == pytest.approx(0.6**5, abs=0.03)
+
+
+def test_noise_correlation_needs_lognormal_noise(write_yaml):
+    data = scenario_dict(service={"base": "2ms", "distribution": "gamma", "cv": 0.3,
+                                  "noise_correlation": 0.5})
+    result = CliRunner().invoke(cli, ["check", str(write_yaml(data))])
+    assert result.exit_code == 2 and "service.noise_correlation" in result.output

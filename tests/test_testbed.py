@@ -119,9 +119,42 @@ def test_benchmark_point_and_table_arithmetic(tmp_path):
     assert stat["error"] == pytest.approx((stat["predicted_s"] - np.mean(p95)) / np.mean(p95))
     assert stat["within"] == (abs(stat["error"]) <= max(0.15, 2 * stat["noise"]))
     assert abs(row["statistics"]["p50"]["error"]) < 0.15  # the true model predicts itself
+    # counted from the client's sends: a simulated client sends exactly on schedule
+    sent_row = point(scenario, logs, 0.0, replications=2, sent=True)
+    assert sent_row["statistics"]["p95"]["measured_s"] == pytest.approx(stat["measured_s"])
     report = {"command": "x", "repeats": 3, "duration_s": 8, "wall_s": 1,
               "load_average_before": [0, 0, 0], "load_average": [0, 0, 0],
               "calibration": ["a", "b"], "wakeup_s": 0, "turnaround_s": 0,
               "rows": [{"setting": "b4", "load": 0.25, "lognormal": row, "empirical": row}]}
     text = render(report)
     assert "| b4 | 25% |" in text and f"{stat['error']:+.1%}" in text
+
+
+def _trace_scenario(tmp_path, times, **sections):
+    trace = tmp_path / "t.csv"
+    trace.write_text("t\n" + "\n".join(map(str, times)) + "\n")
+    data = {"name": "w", "run": {"requests": len(times), "replications": 1},
+            "arrival": {"process": "trace", "path": str(trace), "column": "t"},
+            "batching": {"policy": "dynamic", "max_batch_size": 8, "max_queue_delay": 0},
+            "service": {"base": "1ms", "distribution": "deterministic"}, **sections}
+    return Scenario.from_dict(data, base_dir=tmp_path)
+
+
+def test_an_idle_server_wakes_up_and_a_busy_one_goes_on_at_once(tmp_path):
+    scenario = _trace_scenario(tmp_path, [0, 0.0005, 0.0012, 0.010, 0.030],
+                               servers={"wakeup": "1ms"})
+    record = simulate(scenario, 0)
+    # 0 and 0.5 ms arrive while the idle server wakes (until 1 ms): one batch of 2;
+    # 1.2 ms waits for it and starts when it finishes (2 ms), no wake-up; 10 ms wakes again
+    assert record.batch_start_s.tolist() == pytest.approx([0.001, 0.002, 0.011])
+    assert record.batch_size.tolist() == [2, 1, 1]
+    plain = simulate(_trace_scenario(tmp_path, [0, 0.0005, 0.0012, 0.010, 0.030]), 0)
+    assert plain.batch_start_s.tolist() == pytest.approx([0.0, 0.001, 0.002, 0.010])
+
+
+def test_wakeup_is_refused_with_the_fleet_model(tmp_path):
+    from simulator.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="servers.wakeup"):
+        _trace_scenario(tmp_path, [0, 1], servers={"wakeup": "1ms"},
+                        arrival={"process": "closed", "users": 2, "think_time": "1ms"})

@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..calibration import MIN_SAMPLES, calibrate_logs
+from ..calibration import MIN_SAMPLES, calibrate_logs, delay_section
 from ..scenario import Scenario
-from ..servelog import read_log
+from ..servelog import ServeLog, read_log
 from ..validation import measured_latency_s, predict
 from .model import BLAS_THREAD_VARIABLES, DEFAULT_HIDDEN
 from .run import run_testbed
@@ -102,16 +102,49 @@ def measure(folder: Path, name: str, setting: str, rate_rps: float, duration_s: 
                        hidden, pin)
 
 
-def point(scenario: Scenario, logs: list[Path], wakeup_s: float, replications: int) -> dict:
-    """Measured statistics of the repeats, their noise, and the prediction of the first."""
+def service_drift(scenario: Scenario, logs, turnaround_s: float) -> float:
+    """Mean over the repeats' batches of (model time + turnaround) / calibrated mean:
+    above 1 when the server ran slower than when it was calibrated."""
+    ratios = []
+    for log in logs:
+        start, finish, size = log.batches()
+        means = np.array([scenario.service.mean_s(int(k)) for k in size])
+        ratios.append((finish - start + turnaround_s) / means)
+    return float(np.mean(np.concatenate(ratios)))
+
+
+def from_sent(log: ServeLog) -> ServeLog:
+    """The log as if each request had been scheduled when the client actually sent it."""
+    return ServeLog(log.path, {**log.columns, "scheduled_s": log["sent_s"]}, log.settings)
+
+
+def server_only_scenario(scenario: Scenario, fit) -> Scenario | None:
+    """`scenario` with `before` = send -> arrival only (the client's lateness left out)."""
+    if fit.network_s is None:
+        return None
+    before = delay_section(fit.network_s)
+    data = scenario.to_dict()
+    data["service"].setdefault("overhead", {}).pop("before", None)
+    if before:
+        data["service"]["overhead"]["before"] = before
+    return Scenario.from_dict(data, source=f"{scenario.name} (server only)")
+
+
+def point(scenario: Scenario, logs: list, wakeup_s: float, replications: int,
+          turnaround_s: float = 0.0, sent: bool = False) -> dict:
+    """Measured statistics of the repeats, their noise, and the prediction of the first.
+    With `sent`, latency counts from the client's actual send on both sides."""
     parsed = [read_log(path) for path in logs]
+    if sent:
+        parsed = [from_sent(log) for log in parsed]
     measured = []
     for log in parsed:
         latency_s, _ = measured_latency_s(log, WARMUP_S)
         measured.append({k: float(np.percentile(latency_s, int(k[1:]))) for k in STATS})
     prediction = predict(scenario, parsed[0], WARMUP_S, "trace", replications,
                          dispatch_delay_s=wakeup_s)
-    row = {"rate_rps": parsed[0].arrival_rate_rps(), "statistics": {}}
+    row = {"rate_rps": parsed[0].arrival_rate_rps(), "statistics": {},
+           "service_drift": service_drift(scenario, parsed, turnaround_s)}
     for k in STATS:
         values = np.array([m[k] for m in measured])
         mean = float(values.mean())
@@ -153,6 +186,7 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
         fit, notes = calibrate_logs(calibration_logs, path, empirical,
                                     max(s for s, _ in SETTINGS.values()))
         scenarios[variant] = Scenario.from_yaml(path)
+    server_only = server_only_scenario(scenarios["lognormal"], fit)
     print("\n".join(notes), flush=True)
     capacity = calibrated_capacity_rps(scenarios["lognormal"], fit)
     print(f"calibrated capacity: {', '.join(f'{k} {v:.0f} req/s' for k, v in capacity.items())}",
@@ -161,7 +195,11 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
     for (name, (setting, _)), log in zip(CALIBRATION.items(), calibration_logs, strict=True):
         row = {"setting": setting, "load": f"calibration {name}", "in_sample": True}
         for variant, scenario in scenarios.items():
-            row[variant] = point(scenario, [log], fit.wakeup_s, replications)
+            row[variant] = point(scenario, [log], 0.0, replications,
+                                 fit.turnaround_s)
+        if server_only is not None:
+            row["server_only"] = point(server_only, [log], 0.0, replications,
+                                       fit.turnaround_s, sent=True)
         rows.append(row)
     for setting in SETTINGS:
         for load in TEST_LOADS:
@@ -171,7 +209,11 @@ def run_benchmark(out: Path, duration_s: float, calibration_s: float, max_rate: 
                             duration_s, 7, hidden, pin) for r in range(REPEATS)]
             row = {"setting": setting, "load": load}
             for variant, scenario in scenarios.items():
-                row[variant] = point(scenario, logs, fit.wakeup_s, replications)
+                row[variant] = point(scenario, logs, 0.0, replications,
+                                     fit.turnaround_s)
+            if server_only is not None:
+                row["server_only"] = point(server_only, logs, 0.0, replications,
+                                           fit.turnaround_s, sent=True)
             rows.append(row)
     report = {"command": " ".join(["python -m simulator.testbed.benchmark", *sys.argv[1:]]),
               "capacity_rps": capacity, "capacity_estimate_rps": estimate, "calibration": [str(p) for p in calibration_logs],
@@ -192,10 +234,14 @@ def render(report: dict) -> str:
              f" (wake-up {report['wakeup_s'] * 1e6:.0f} us, turnaround "
              f"{report['turnaround_s'] * 1e6:.0f} us).", "",
              "Error = (predicted - mean of repeats) / mean of repeats; noise = sample std / mean"
-             " of the repeats; ok = |error| <= max(15%, 2 x noise).", "",
-             "| setting | load | rate | stat | measured ms | noise | lognormal ms | error | ok "
-             "| empirical ms | error | ok |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             " of the repeats; ok = |error| <= max(15%, 2 x noise); drift = mean of batch time"
+             " / calibrated mean for its size (above 1: the server ran slower than when it was"
+             " calibrated); server-only = the same prediction and measurement with latency"
+             " counted from the client's actual sends (replayed) instead of the schedule, so"
+             " client stalls are left out on both sides.", "",
+             "| setting | load | rate | drift | stat | measured ms | noise | lognormal ms | error "
+             "| ok | empirical ms | error | ok | server-only error |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     passed = total = 0
     for row in report["rows"]:
         load = row["load"] if isinstance(row["load"], str) else f"{row['load']:.0%}"
@@ -204,11 +250,12 @@ def render(report: dict) -> str:
             emp_stat = row["empirical"]["statistics"][k]
             lines.append(
                 f"| {row['setting']} | {load} | {row['lognormal']['rate_rps']:.0f} "
-                f"| {k} | {log_stat['measured_s'] * 1e3:.3f} | {log_stat['noise']:.1%} "
+                f"| {row['lognormal'].get('service_drift', float('nan')):.2f} | {k} | {log_stat['measured_s'] * 1e3:.3f} | {log_stat['noise']:.1%} "
                 f"| {log_stat['predicted_s'] * 1e3:.3f} | {log_stat['error']:+.1%} "
                 f"| {'yes' if log_stat['within'] else 'no'} "
                 f"| {emp_stat['predicted_s'] * 1e3:.3f} | {emp_stat['error']:+.1%} "
-                f"| {'yes' if emp_stat['within'] else 'no'} |")
+                f"| {'yes' if emp_stat['within'] else 'no'} "
+                f"| {_error_cell(row.get('server_only'), k)} |")
             if not row.get("in_sample"):
                 passed += log_stat["within"]
                 total += 1
@@ -216,6 +263,10 @@ def render(report: dict) -> str:
               "noise column); the others are predictions.",
               f"lognormal calibration: {passed}/{total} predicted statistics within target.", ""]
     return "\n".join(lines)
+
+
+def _error_cell(result: dict | None, key: str) -> str:
+    return "" if result is None else f"{result['statistics'][key]['error']:+.1%}"
 
 
 def main(argv: list[str] | None = None) -> None:

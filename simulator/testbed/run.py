@@ -135,8 +135,12 @@ def main(argv: list[str] | None = None) -> None:
         duration_s = parse_duration_s(args.duration)
     except ValueError as exc:
         parser.error(str(exc))
-    if args.rate <= 0 or args.max_batch_size < 1 or duration_s <= 0:
-        parser.error("--rate, --max-batch-size and --duration must be positive")
+    if args.rate <= 0 or args.max_batch_size < 1 or duration_s <= 0 or args.hidden < 1:
+        parser.error("--rate, --max-batch-size, --duration and --hidden must be positive")
+    if delay_s < 0:
+        parser.error("--max-queue-delay must be >= 0")
+    if not args.out.parent.is_dir():
+        parser.error(f"--out: folder {args.out.parent} does not exist")
     path = run_testbed(args.rate, args.max_batch_size, delay_s, duration_s, args.out,
                        args.seed, args.hidden, args.pin_cpus)
     print(f"log: {path}")
