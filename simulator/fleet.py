@@ -17,6 +17,7 @@ replicas go into one ledger, numbered in start order.
 from __future__ import annotations
 
 import bisect
+import math
 from array import array
 from collections import deque
 
@@ -359,11 +360,11 @@ class Fleet:
 
     def new_request(self, now: float) -> int:
         """Closed loop: a new request id sent at `now`, with its class and router draws."""
-        rid = len(self.arrival_s)
-        self.arrival_s.append(now)
-        self.outcome.append(0)
-        self.klass.append(self.class_draws.next())
-        self.replica_of.append(-1)
+        rid, stages = len(self.arrival_s), self.stages
+        self.arrival_s.extend([now] + [math.nan] * (stages - 1))
+        self.outcome.extend([0] * stages)
+        self.klass.extend([self.class_draws.next()] * stages)
+        self.replica_of.extend([-1] * stages)
         self.router.ensure(rid)
         return rid
 
@@ -379,21 +380,25 @@ class Fleet:
         if stages == 1:
             self.resolved(ids)
             return
-        now, at_s = self.env.now, self.at_s
+        now, at_s, done = self.env.now, self.at_s, []
         for rid in ids:
             stage = rid % stages + 1
             if stage < stages:
                 at_s[rid + 1] = now
                 self.replica_of[rid + 1] = stage
                 self.replicas[stage].receive(rid + 1, now)
+            else:
+                done.append(rid)
+        self.resolved(done)
 
     def resolved(self, ids) -> None:
-        """Closed loop: wake the users whose requests completed or were lost."""
-        waiters = self.waiters
+        """Closed loop: wake the users whose requests completed or were lost (a
+        pipeline's request is lost at any stage, completed at the last)."""
+        waiters, stages = self.waiters, self.stages
         if waiters is None:
             return
         for rid in ids:
-            event = waiters.pop(rid, None)
+            event = waiters.pop(rid - rid % stages, None)
             if event is not None:
                 event.succeed()
 

@@ -198,10 +198,10 @@ class Scenario(Section):
         if self.ensemble is not None and (self.replicas is not None or self.is_closed_loop):
             raise FieldError("ensemble", "cannot be combined with replicas: or closed-loop "
                              "arrivals yet")
-        if self.stages is not None and (self.replicas is not None or self.is_closed_loop
+        if self.stages is not None and (self.replicas is not None
                                         or self.ensemble is not None or not self.stages):
-            raise FieldError("stages", "give one or more stages; not combined with replicas:, "
-                             "ensemble: or closed-loop arrivals yet")
+            raise FieldError("stages", "give one or more stages; not combined with replicas: "
+                             "or ensemble: yet")
         if self.faults is not None:
             if self.batching.policy_class.tracks_arrivals:
                 raise FieldError("batching.policy", "faults: need a batcher that cuts batches "
