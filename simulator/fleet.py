@@ -166,7 +166,7 @@ class Replica:
         if (len(queue) >= self.capacity or queue.full_for(self.fleet.klass[rid])
                 or (policy.tracks_arrivals and not policy.admit(now))):
             self.fleet.outcome[rid] = REJECTED
-            self.fleet.resolved((rid,))
+            self.fleet.lost((rid,))
             return
         queue.push(rid)
         self.dispatch()
@@ -250,7 +250,7 @@ class Replica:
         else:
             for rid in ids:
                 fleet.outcome[rid] = FAILED
-            fleet.resolved(ids)
+            fleet.lost(ids)
 
     def _start_batch(self, action: Dispatch, now: float) -> None:
         server_id = self.free.popleft()
@@ -270,7 +270,7 @@ class Replica:
             outcome = self.fleet.outcome
             for rid in dropped:
                 outcome[rid] = TIMED_OUT
-            self.fleet.resolved(dropped)
+            self.fleet.lost(dropped)
             self.policy.dropped(len(dropped))
 
 
@@ -311,6 +311,10 @@ class Fleet:
                                          stream(scenario.seed, replication, "faults", 1))
         self.next_arrival = 0
         self.stages = len(scenario.stages) if scenario.stages else 1
+        self.ensemble = scenario.ensemble
+        self.per_request = scenario.ensemble.branches if scenario.ensemble else self.stages
+        self.answered: dict[int, int] = {}
+        self.failed_branches: dict[int, int] = {}
         parts = scenario.stage_parts() or None
         replicas = scenario.replicas or scenario.ensemble
         count = (replicas.count if scenario.replicas else replicas.branches) if replicas \
@@ -342,7 +346,8 @@ class Fleet:
             rid = self.new_request(env.now)
             answered = env.event()
             self.waiters[rid] = answered
-            self.route(rid)
+            for task in range(rid, rid + (self.ensemble.branches if self.ensemble else 1)):
+                self.route(task)
             yield answered
 
     def _next_up(self, target: int, rid: int) -> int:
@@ -360,12 +365,13 @@ class Fleet:
 
     def new_request(self, now: float) -> int:
         """Closed loop: a new request id sent at `now`, with its class and router draws."""
-        rid, stages = len(self.arrival_s), self.stages
-        self.arrival_s.extend([now] + [math.nan] * (stages - 1))
-        self.outcome.extend([0] * stages)
-        self.klass.extend([self.class_draws.next()] * stages)
-        self.replica_of.extend([-1] * stages)
-        self.router.ensure(rid)
+        rid, tasks = len(self.arrival_s), self.per_request
+        later = now if self.ensemble else math.nan  # branches start together, stages later
+        self.arrival_s.extend([now] + [later] * (tasks - 1))
+        self.outcome.extend([0] * tasks)
+        self.klass.extend([self.class_draws.next()] * tasks)
+        self.replica_of.extend([-1] * tasks)
+        self.router.ensure(rid + tasks - 1)
         return rid
 
     def servers_before(self, index: int) -> int:
@@ -376,6 +382,11 @@ class Fleet:
 
     def finished(self, ids) -> None:
         """A batch completed: forward its tasks to the next stage, or wake their users."""
+        if self.waiters is None and self.stages == 1:
+            return
+        if self.ensemble is not None:
+            self._count(ids, self.answered, self.ensemble.needed)
+            return
         stages = self.stages
         if stages == 1:
             self.resolved(ids)
@@ -391,14 +402,34 @@ class Fleet:
                 done.append(rid)
         self.resolved(done)
 
+    def lost(self, ids) -> None:
+        """Tasks were rejected, timed out or failed: their users may be answered."""
+        if self.ensemble is not None and self.waiters is not None:
+            branches = self.ensemble.branches
+            self._count(ids, self.failed_branches, branches - self.ensemble.needed + 1)
+            return
+        self.resolved(ids)
+
+    def _count(self, ids, tally: dict[int, int], enough: int) -> None:
+        """Ensemble in a closed loop: wake a user once `enough` of its branches did so."""
+        if self.waiters is None:
+            return
+        branches = self.ensemble.branches
+        for rid in ids:
+            key = rid - rid % branches
+            tally[key] = tally.get(key, 0) + 1
+            if tally[key] == enough:
+                self.resolved((key,))
+
     def resolved(self, ids) -> None:
         """Closed loop: wake the users whose requests completed or were lost (a
-        pipeline's request is lost at any stage, completed at the last)."""
-        waiters, stages = self.waiters, self.stages
+        pipeline's request is lost at any stage, completed at the last; ids are any
+        task of the request)."""
+        waiters, per_request = self.waiters, self.per_request
         if waiters is None:
             return
         for rid in ids:
-            event = waiters.pop(rid - rid % stages, None)
+            event = waiters.pop(rid - rid % per_request, None)
             if event is not None:
                 event.succeed()
 
@@ -437,7 +468,10 @@ class Fleet:
             replica.come_up()
 
     def route(self, rid: int) -> None:
-        target = self.router.pick(rid) if self.stages == 1 else 0
+        if self.ensemble is not None:
+            target = rid % self.ensemble.branches
+        else:
+            target = self.router.pick(rid) if self.stages == 1 else 0
         if self.replicas[target].down_count and not self.scenario.ensemble:
             target = self._next_up(target, rid)
         self.replica_of[rid] = target
@@ -510,7 +544,8 @@ def join_branches(record: ReplicationRecord, branches: int, needed: int) -> None
 
     Tasks j*branches .. j*branches + branches - 1 are request j's branches. The
     request's outcome is `completed` once `needed` have completed, `rejected`
-    (or `timed_out`) once too many branches were lost for that ever to happen,
+    (else `timed_out`, else `failed`) once too many branches were lost for that
+    ever to happen,
     else in flight. Fills the record's client arrays (sent_s, delivery, ...).
     """
     n = record.arrival_s.size // branches
@@ -525,9 +560,11 @@ def join_branches(record: ReplicationRecord, branches: int, needed: int) -> None
     client = np.full(n, IN_FLIGHT, dtype=np.int8)
     client[answered] = COMPLETED
     rejected = (outcome == REJECTED).sum(axis=1)
-    lost = rejected + (outcome == TIMED_OUT).sum(axis=1)
+    timed_out = (outcome == TIMED_OUT).sum(axis=1)
+    lost = rejected + timed_out + (outcome == FAILED).sum(axis=1)
     doomed = ~answered & (lost > branches - needed)
-    client[doomed] = np.where(rejected[doomed] > 0, REJECTED, TIMED_OUT)
+    client[doomed] = np.where(rejected[doomed] > 0, REJECTED,
+                              np.where(timed_out[doomed] > 0, TIMED_OUT, FAILED))
     record.client_outcome = client
 
 

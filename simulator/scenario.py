@@ -195,9 +195,8 @@ class Scenario(Section):
     def _cross_checks(self):
         self._pick_hardware()
         resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
-        if self.ensemble is not None and (self.replicas is not None or self.is_closed_loop):
-            raise FieldError("ensemble", "cannot be combined with replicas: or closed-loop "
-                             "arrivals yet")
+        if self.ensemble is not None and self.replicas is not None:
+            raise FieldError("ensemble", "cannot be combined with replicas: yet")
         if self.stages is not None and (self.replicas is not None
                                         or self.ensemble is not None or not self.stages):
             raise FieldError("stages", "give one or more stages; not combined with replicas: "
