@@ -24,6 +24,7 @@ from collections import deque
 import numpy as np
 import simpy
 
+from .autoscaling import decide as autoscaling_decide
 from .batching import INF, Dispatch
 from .closed import think_sampler
 from .disciplines import ClassQueue, ClassSpec
@@ -149,6 +150,8 @@ class Replica:
         self.alarm_s = INF
         self.busy: dict[int, int] = {}  # server id -> batch it serves
         self.down_count = 0  # overlapping outages
+        self.standby = False  # autoscaling: not (yet, or no longer) taking new requests
+        self.reserved = False  # autoscaling: asked for, being provisioned
         faults = scenario.faults
         self.in_flight = faults.in_flight if faults else "retry"
         self.straggle = fleet.straggle
@@ -319,7 +322,10 @@ class Fleet:
         replicas = scenario.replicas or scenario.ensemble
         count = (replicas.count if scenario.replicas else replicas.branches) if replicas \
             else self.stages
-        factors = replicas.factors() if replicas else [1.0] * count
+        scaling = scenario.autoscaling
+        if scaling is not None:
+            count = scaling.max_replicas
+        factors = replicas.factors() if replicas and not scaling else [1.0] * count
         parts = parts or [(scenario.batching, scenario.service, scenario.servers.count)] * count
         self.server_counts = [p[2] for p in parts]
         self.replicas = [
@@ -328,6 +334,13 @@ class Fleet:
             for r in range(count)]
         if faults is not None:
             self._schedule_outages(faults, scenario.seed, replication)
+        self.scaling_log: list[tuple[float, int, int]] | None = None  # (t, paid, active)
+        if scaling is not None:
+            for replica in self.replicas[scenario.replicas.count:]:
+                replica.standby = True
+            start = scenario.replicas.count
+            self.scaling_log = [(0.0, start, start)]
+            env.process(self._autoscaler(scaling))
         rule = scenario.replicas.router if scenario.replicas else "round_robin"
         self.router = Router(rule, self.replicas,
                              stream(scenario.seed, replication, "routing"), n)
@@ -355,7 +368,7 @@ class Fleet:
         the up replica with the fewest queued + in service for the load-aware routers,
         one drawn at random among those up for round_robin and random."""
         router = self.router
-        up = [k for k, r in enumerate(self.replicas) if not r.down_count]
+        up = [k for k, r in enumerate(self.replicas) if not (r.down_count or r.standby)]
         if not up:
             return target
         if router.rule in ("round_robin", "random"):
@@ -443,6 +456,33 @@ class Fleet:
             self.route(rid)
             self.next_arrival = rid + self.stages
 
+    def _autoscaler(self, config):
+        """Every `interval`: add or retire one replica by the thresholds."""
+        env = self.env
+        while True:
+            yield env.timeout(config.interval)
+            active = [r for r in self.replicas if not r.standby]
+            coming = sum(r.reserved for r in self.replicas)
+            load = sum(r.outstanding for r in active) / max(len(active), 1)
+            step = autoscaling_decide(load, len(active), coming, config)
+            if step > 0:
+                replica = next(r for r in self.replicas if r.standby and not r.reserved)
+                replica.reserved = True
+                self._log_scaling(+1, 0)
+                env.process(self._provision(replica, config.provisioning_delay))
+            elif step < 0:
+                active[-1].standby = True
+                self._log_scaling(-1, -1)
+
+    def _provision(self, replica: Replica, delay_s: float):
+        yield self.env.timeout(delay_s)
+        replica.reserved, replica.standby = False, False
+        self._log_scaling(0, +1)
+
+    def _log_scaling(self, paid_step: int, active_step: int) -> None:
+        _, paid, active = self.scaling_log[-1]
+        self.scaling_log.append((self.env.now, paid + paid_step, active + active_step))
+
     def _schedule_outages(self, faults, seed: int, replication: int) -> None:
         """Given outages, and random ones from each replica's own stream (so a
         replica's failure times never depend on what else happens)."""
@@ -472,7 +512,8 @@ class Fleet:
             target = rid % self.ensemble.branches
         else:
             target = self.router.pick(rid) if self.stages == 1 else 0
-        if self.replicas[target].down_count and not self.scenario.ensemble:
+        chosen = self.replicas[target]
+        if (chosen.down_count or chosen.standby) and not self.scenario.ensemble:
             target = self._next_up(target, rid)
         self.replica_of[rid] = target
         self.replicas[target].receive(rid, self.at_s[rid])
@@ -520,12 +561,24 @@ class Fleet:
             request_class=self.klass if classes else None,
             class_names=tuple(c.name for c in classes) if classes else None,
             class_slo_s=tuple(c.slo for c in classes) if classes else None,
-            batch_cap=self._cap_history())
+            batch_cap=self._cap_history(),
+            scaling=self._scaling_arrays())
         if scenario.ensemble:
             join_branches(record, scenario.ensemble.branches, scenario.ensemble.needed)
         if scenario.stages:
             join_stages(record, self.stages)
         return record
+
+    def _scaling_arrays(self) -> dict[str, np.ndarray] | None:
+        """Autoscaling: the step functions of replicas paid for and active, and the
+        price of one replica per hour (NaN without a price)."""
+        if self.scaling_log is None:
+            return None
+        t_s, paid, active = (np.array(c) for c in zip(*self.scaling_log, strict=True))
+        price = self.scenario.server_cost_per_hour
+        per_replica = np.nan if price is None else price * self.scenario.servers.count
+        return {"t_s": t_s, "paid": paid, "active": active,
+                "price_per_replica_hour": np.array(per_replica)}
 
     def _cap_history(self) -> np.ndarray | None:
         """Each batch's cap under `adaptive` batching, from its replica's policy."""
