@@ -29,12 +29,15 @@ EXIT_POINT_FAILED = 1
 @click.option("--out", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True, help="Root folder of the results.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--keep-arrays", is_flag=True,
+              help="Also save each point's per-request arrays (points/<id>.npz) for the "
+                   "single-run plots (batchsim plot DIR --point ID).")
 @click.option("--dask", "use_dask", is_flag=True,
               help="Run on a local Dask cluster (needs batchsim[cluster]).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run on the Dask cluster at this address, e.g. tcp://host:8786.")
 def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, workers, out,
-          quiet, use_dask, scheduler):
+          quiet, keep_arrays, use_dask, scheduler):
     """Run SCENARIO_FILE at every point of its grids; write sweep.csv.
 
     Re-running the same command after an interrupt computes only the missing points.
@@ -43,9 +46,10 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
     from .sweep_plan import make_plan
 
     base = load_scenario_arg(scenario_file, overrides)
-    updates = {k: v for k, v in (("run.replications", replications), ("seed", seed)) if v}
-    if replications or seed is not None:
-        updates["seed"] = base.seed if seed is None else seed
+    updates = {} if replications is None else {"run.replications": replications}
+    if seed is not None:
+        updates["seed"] = seed
+    if updates:
         base = base.with_overrides(updates, str(scenario_file))
     file_grids = section_grids(base.sweep, base, str(scenario_file))
     cli_grids = [parse_grid(text, base) for text in grid_texts]
@@ -55,10 +59,11 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
     plan = make_plan(base, grids, zip_grids or bool(base.sweep and base.sweep.zip), out)
     for note in base.warnings():
         warn(note)
-    _run_and_report(plan, workers or os.cpu_count() or 1, quiet, use_dask, scheduler)
+    _run_and_report(plan, workers or os.cpu_count() or 1, quiet, keep_arrays, use_dask,
+                    scheduler)
 
 
-def _run_and_report(plan, workers, quiet, use_dask, scheduler):
+def _run_and_report(plan, workers, quiet, keep_arrays, use_dask, scheduler):
     from .sweep import run_sweep
 
     total, missing = len(plan.points), len(plan.missing())
@@ -68,7 +73,7 @@ def _run_and_report(plan, workers, quiet, use_dask, scheduler):
     client = _client(use_dask, scheduler, workers)
     try:
         with _progress(total, total - missing, quiet) as tick, _sigterm_as_interrupt():
-            outcome = run_sweep(plan, workers, tick, command, client)
+            outcome = run_sweep(plan, workers, tick, command, client, keep_arrays)
     except KeyboardInterrupt:
         done = total - len(plan.missing())
         click.echo(f"\ninterrupted: {done} of {total} points saved in {plan.folder}; "
@@ -146,12 +151,15 @@ def _sigterm_as_interrupt():
               show_default=True)
 @click.option("--dpi", type=click.IntRange(min=30, max=600), default=110, show_default=True,
               help="Resolution of PNG figures.")
-def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi):
+@click.option("--point", "point_id", metavar="ID",
+              help="A sweep's point (e.g. p00003) for the single-run kinds; needs a sweep run "
+                   "with --keep-arrays for cdf and timeline.")
+def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi, point_id):
     """Draw figures of a saved sweep or run into RESULT_DIR (nothing is re-simulated)."""
     from .plots import default_kinds, make_plot
-    from .saved import load_result
+    from .saved import load_point, load_result
 
-    result = load_result(result_dir)
+    result = load_point(result_dir, point_id) if point_id else load_result(result_dir)
     for kind in kinds or default_kinds(result):
         path = make_plot(result, kind, result_dir, fmt, x_key, y_metric, hue_key, dpi)
         click.echo(str(path))

@@ -50,7 +50,7 @@ def make_plot(result, kind: str, out_dir: Path, fmt: str = "png", x: str | None 
             raise ScenarioError(str(result.folder), "--kind", f"{kind!r} needs a sweep folder; "
                                 f"a run has: {', '.join(RUN_KINDS)}")
         fig = RUN_PLOTS[kind](result)
-    path = Path(out_dir) / f"{kind}.{fmt}"
+    path = Path(out_dir) / f"{getattr(result, 'stem', '')}{kind}.{fmt}"
     fig.tight_layout()
     fig.savefig(path, format=fmt, dpi=dpi)
     plt.close(fig)

@@ -50,12 +50,16 @@ class SavedRun:
 
     folder: Path
     summary: dict
+    arrays_path: Path | None = None
+    stem: str = ""
+    """Prefix of figure names (a sweep point's id)."""
 
     def arrays(self) -> dict[str, np.ndarray]:
-        path = self.folder / "requests.npz"
+        path = self.arrays_path or self.folder / "requests.npz"
         if not path.is_file():
-            raise ScenarioError(str(self.folder), None, "no requests.npz: this plot needs a "
-                                "run saved by `batchsim run`")
+            raise ScenarioError(str(path), None, "no such file: this plot needs the per-request "
+                                "arrays of a `batchsim run` folder or of a sweep point run "
+                                "with `batchsim sweep --keep-arrays`")
         with np.load(path) as data:
             return {k: data[k] for k in data.files}
 
@@ -72,6 +76,17 @@ def load_result(folder: Path) -> SavedSweep | SavedRun:
                             "re-run its sweep command to complete it")
     raise ScenarioError(str(folder), None, "not a batchsim result folder (no sweep.csv or "
                         "summary.json)")
+
+
+def load_point(folder: Path, point_id: str) -> SavedRun:
+    """One point of a sweep, shaped like a run (its arrays need `--keep-arrays`)."""
+    path = Path(folder) / "points" / f"{point_id}.json"
+    if not path.is_file():
+        raise ScenarioError(str(folder), "--point", f"no saved point {point_id!r} (point ids "
+                            "are the first column of sweep.csv)")
+    document = _read_json(path)
+    summary = {**document["summary"], "meta": {"scenario": document["scenario"]}}
+    return SavedRun(Path(folder), summary, path.with_suffix(".npz"), f"{point_id}-")
 
 
 def load_sweep(folder: Path) -> SavedSweep:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .engine import simulate
 from .executors import Task, run_tasks
-from .results import environment_meta
+from .results import environment_meta, save_arrays
 from .runner import apply_auto_warmup, build_summary, json_safe
 from .runner import run as run_point
 from .sweep_plan import Point, SweepPlan
@@ -41,21 +41,25 @@ class SweepOutcome:
 
 
 def run_sweep(plan: SweepPlan, workers: int = 1, on_point: Callable[[], None] | None = None,
-              command: str | None = None, dask_client=None) -> SweepOutcome:
+              command: str | None = None, dask_client=None,
+              keep_arrays: bool = False) -> SweepOutcome:
     """Compute the points of `plan` without a saved summary, then assemble `sweep.csv`."""
     prepare_folder(plan, command)
     missing = plan.missing()
     outcome = SweepOutcome(skipped=len(plan.points) - len(missing))
-    collector = _Collector(plan, outcome, on_point)
+    collector = _Collector(plan, outcome, on_point, keep_arrays)
     whole = len(missing) >= WHOLE_POINT_FACTOR * max(workers, 1) or dask_client is not None
-    tasks = [task for point in missing for task in point_tasks(point, whole)]
+    tasks = [task for point in missing
+             for task in point_tasks(point, whole, plan.arrays_file(point) if keep_arrays
+                                     else None)]
     run_tasks(tasks, collector.on_done, workers, dask_client)
     if not outcome.failed and not plan.missing():
         outcome.csv_path = write_table(plan)
     return outcome
 
 
-def point_tasks(point: Point, whole: bool = False) -> list[Task]:
+def point_tasks(point: Point, whole: bool = False, arrays_path: Path | None = None
+                ) -> list[Task]:
     """One task per replication, or one per point (`whole`, or with a precision target).
 
     A whole-point task also summarises in the worker, which matters: the summary
@@ -64,21 +68,38 @@ def point_tasks(point: Point, whole: bool = False) -> list[Task]:
     """
     scenario = point.scenario
     if whole or scenario.run.target_precision:
-        return [Task((point.index, None), summarize_whole_point, (scenario,))]
+        return [Task((point.index, None), summarize_whole_point, (scenario, arrays_path))]
     return [Task((point.index, k), simulate, (scenario, k))
             for k in range(scenario.run.replications)]
 
 
-def summarize_whole_point(scenario) -> dict:
-    """Run a point with its replication rounds in one worker; its summary."""
-    return run_point(scenario, workers=1).summary
+def summarize_whole_point(scenario, arrays_path: Path | None = None) -> dict:
+    """Run a point with its replication rounds in one worker; its summary.
+
+    With `arrays_path`, the per-request arrays are saved there (atomically) too.
+    """
+    result = run_point(scenario, workers=1)
+    if arrays_path is not None:
+        save_arrays_atomic(arrays_path, result.records)
+    return result.summary
+
+
+def save_arrays_atomic(path: Path, records) -> None:
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(3)}.tmp.npz")
+    try:
+        save_arrays(tmp, records)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 class _Collector:
     """Gathers replications per point and saves each point as soon as it is complete."""
 
-    def __init__(self, plan: SweepPlan, outcome: SweepOutcome, on_point):
+    def __init__(self, plan: SweepPlan, outcome: SweepOutcome, on_point, keep_arrays=False):
         self.plan, self.outcome, self.on_point = plan, outcome, on_point
+        self.keep_arrays = keep_arrays
         self.records: dict[int, dict[int, object]] = {}
 
     def on_done(self, key, result, error) -> None:
@@ -100,6 +121,8 @@ class _Collector:
             records = [got[k] for k in sorted(got)]
             del self.records[index]
             apply_auto_warmup(point.scenario, records)
+            if self.keep_arrays:
+                save_arrays_atomic(self.plan.arrays_file(point), records)
             self._save(point, build_summary(point.scenario, records))
 
     def _save(self, point: Point, summary: dict) -> None:

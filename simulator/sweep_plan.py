@@ -52,6 +52,10 @@ class SweepPlan:
     def point_file(self, point: Point) -> Path:
         return self.points_dir / f"{point.point_id}.json"
 
+    def arrays_file(self, point: Point) -> Path:
+        """Per-request arrays of a point (written only with `--keep-arrays`)."""
+        return self.points_dir / f"{point.point_id}.npz"
+
     def missing(self) -> list[Point]:
         """Points with no saved summary yet (all of them on a first run)."""
         return [p for p in self.points if not self.point_file(p).is_file()]

@@ -10,6 +10,7 @@ import copy
 import math
 import os
 import string
+from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
@@ -45,17 +46,39 @@ def _paths(node, prefix=()):
             yield from _paths(value, (*prefix, key))
 
 
-BASE_PATHS = [p for p in _paths(BASE) if p]
-KNOWN_KEYS = sorted({p[-1] for p in BASE_PATHS} | {"capacity", "timeout", "slo", "latency",
-                                                     "count", "table", "cv", "process"})
+def _self_contained(data) -> bool:
+    """A shipped scenario that refers to no other file (tables, samples, traces)."""
+    text = yaml.safe_dump(data)
+    return "_file" not in text and "process: trace" not in text
+
+
+def _shipped_scenarios() -> list[dict]:
+    """Every scenario file in scenarios/, so new sections (replicas, classes, stages,
+    ensemble, network, overhead, faults, closed loop, sweep, hardware) are fuzzed too."""
+    root = Path(__file__).resolve().parent.parent / "scenarios"
+    found = []
+    for path in sorted(root.rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        if isinstance(data, dict) and "name" in data and _self_contained(data):
+            found.append(data)
+    return found
+
+
+BASES = [BASE, *_shipped_scenarios()]
+BASE_PATHS = [(i, p) for i, base in enumerate(BASES) for p in _paths(base) if p]
+KNOWN_KEYS = sorted({p[-1] for _, p in BASE_PATHS if isinstance(p[-1], str)}
+                    | {"capacity", "timeout", "slo", "latency", "count", "table", "cv",
+                       "process"})
 
 
 @st.composite
 def mutated_scenarios(draw):
-    data = copy.deepcopy(BASE)
+    index = draw(st.integers(0, len(BASES) - 1))
+    data = copy.deepcopy(BASES[index])
     data["run"] = dict(SMALL_RUN)
+    paths = [p for i, p in BASE_PATHS if i == index and p[0] != "run"]
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(BASE_PATHS))
+        path = draw(st.sampled_from(paths))
         action = draw(st.sampled_from(["set", "delete", "rename", "add"]))
         parent = data
         for key in path[:-1]:
@@ -136,7 +159,7 @@ def test_junk_files(tmp_path_factory, content):
 
 
 override_keys = st.one_of(
-    st.sampled_from([".".join(p) for p in BASE_PATHS]),
+    st.sampled_from(sorted({".".join(p) for _, p in BASE_PATHS})),
     st.text(string.ascii_lowercase + "._", min_size=0, max_size=20),
     st.sampled_from(["run.replications", "queue.capacity", "queue.timeout", "slo.latency",
                      "servers.count", "arrival.process", "batching.policy", "a..b", ".", ""]),

@@ -97,3 +97,17 @@ def test_bad_sweep_section_names_the_file_and_key():
     scenario = Scenario.from_dict(data, source="s.yaml")
     with pytest.raises(ScenarioError, match=r"sweep\.grid.*arrival\.rte.*unknown key"):
         section_grids(scenario.sweep, scenario, "s.yaml")
+
+
+def test_the_example_study_file_plans_30_points(tmp_path):
+    from pathlib import Path
+
+    from simulator.sweep_plan import make_plan
+
+    path = Path(__file__).parents[1] / "scenarios/sweep-study.yaml"
+    scenario = Scenario.from_yaml(path)
+    grids = section_grids(scenario.sweep, scenario, str(path))
+    plan = make_plan(scenario, grids, scenario.sweep.zip, tmp_path)
+    assert len(plan.points) == 30
+    assert plan.points[1].overrides == {"arrival.rate": 200, "batching.max_batch_size": 4}
+    assert plan.points[1].scenario.sweep is None and not list(tmp_path.iterdir())

@@ -84,3 +84,11 @@ def test_queue_timeline_is_time_weighted():
     # one request queued during [1, 3) of a 4 s run: bins of 2 s hold 0.5 and 0.5
     centres, means = time_weighted_bins(np.array([1.0, 3.0]), np.array([1.0, 0.0]), 4.0, 2)
     assert centres.tolist() == [1.0, 3.0] and means.tolist() == [0.5, 0.5]
+
+
+def test_report_of_a_run_folder(run_dir):
+    result = invoke("report", run_dir)
+    assert result.exit_code == 0, result.output
+    md = (run_dir / "report.md").read_text()
+    assert "latency p99 (ms)" in md and "seed 7" in md and " run " in md
+    assert (run_dir / "report.html").read_text().count("<img") == 3

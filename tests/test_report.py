@@ -68,3 +68,11 @@ def test_report_of_an_unfinished_sweep_is_exit_2(tmp_path):
     (tmp_path / "sweep.json").write_text("{}")
     result = CliRunner().invoke(cli, ["report", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 2 and "not finished" in result.stderr
+
+
+def test_swept_durations_keep_their_text_and_read_as_seconds():
+    sweep = SavedSweep(Path("."), [{"batching.max_queue_delay": "500us"},
+                                   {"batching.max_queue_delay": 0}],
+                       ["batching.max_queue_delay"], {})
+    assert sweep.column("batching.max_queue_delay").tolist() == [0.0005, 0.0]
+    assert sweep.rows[0]["batching.max_queue_delay"] == "500us"

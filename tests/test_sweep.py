@@ -128,8 +128,9 @@ def test_cli_sweep_and_section_in_file(tmp_path, write_yaml):
                                     sweep={"grid": {"arrival.rate": [100, 300],
                                                     "batching.max_batch_size": [2, 4]},
                                            "zip": True}))
-    result = invoke("sweep", path, "--out", tmp_path / "r", "--workers", 1, "--quiet")
+    result = invoke("sweep", path, "--out", tmp_path / "r", "--workers", 1)
     assert result.exit_code == 0, result.output
+    assert "%|" not in result.stderr  # no progress bar when stderr is not a terminal
     (folder,) = (tmp_path / "r" / "t").iterdir()
     rows = read_rows(folder / "sweep.csv")
     assert [(r["arrival.rate"], r["batching.max_batch_size"]) for r in rows] == [
@@ -154,7 +155,8 @@ def test_cli_bad_grid_is_exit_2_naming_the_key_and_writes_nothing(tmp_path, grid
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_stops_within_a_second_and_the_rerun_finishes_the_same_csv(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_within_a_second_and_the_rerun_finishes_the_same_csv(tmp_path, signum):
     root = Path(__file__).parents[1]
     args = [sys.executable, "-m", "simulator", "sweep", str(root / "scenarios/quickstart.yaml"),
             "--set", "run.duration=20s", "--set", "run.warmup=1s", "--replications", "2",
@@ -165,7 +167,7 @@ def test_ctrl_c_stops_within_a_second_and_the_rerun_finishes_the_same_csv(tmp_pa
     deadline = time.monotonic() + 60
     while not list(points.glob("*/points/*.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     sent = time.monotonic()
     _, stderr = process.communicate(timeout=30)
     assert time.monotonic() - sent < 2.5
@@ -207,3 +209,22 @@ def test_concurrent_sweeps_into_one_root_do_not_clobber_each_other(tmp_path):
     (twin,) = [f for f in folders if f.name == alone.name]
     assert (twin / "sweep.csv").read_text() == (alone / "sweep.csv").read_text()
     assert not [p for p in shared.rglob(".*")]
+
+
+def test_kept_arrays_are_the_same_whichever_way_the_point_ran(tmp_path, monkeypatch):
+    import numpy as np
+
+    whole = small_plan(tmp_path / "whole")
+    run_sweep(whole, workers=1, keep_arrays=True)
+    monkeypatch.setattr(sweep_module, "WHOLE_POINT_FACTOR", 100)
+    split = small_plan(tmp_path / "split")
+    run_sweep(split, workers=2, keep_arrays=True)
+    point = whole.points[4]
+    with np.load(whole.arrays_file(point)) as a, np.load(split.arrays_file(point)) as b:
+        assert a.files == b.files
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
+        assert a["arrival_s"].size > 0
+    result = invoke("plot", whole.folder, "--point", point.point_id, "--kind", "cdf")
+    assert result.exit_code == 0, result.output
+    assert (whole.folder / f"{point.point_id}-cdf.png").stat().st_size > 5000
