@@ -24,6 +24,8 @@ def breakdowns(records: Sequence[ReplicationRecord], slo_latency_s: float | None
     if records and records[0].replica is not None:
         out["per_replica"] = [_replica_figures(records, r)
                               for r in range(_replica_count(records))]
+    if records and records[0].scaling is not None:
+        out["autoscaling"] = _scaling_figures(records)
     if records and records[0].request_class is not None:
         names, slos = records[0].class_names, records[0].class_slo_s
         out["per_class"] = {
@@ -109,6 +111,28 @@ def _class_figures(records, index: int, slo_s: float | None) -> dict:
     return figures
 
 
+def _time_mean(t_s: np.ndarray, values: np.ndarray, start_s: float, end_s: float) -> float:
+    """Mean over [start_s, end_s] of the step function that is values[i] from t_s[i]."""
+    edges = np.clip(np.append(t_s, end_s), start_s, end_s)
+    return float((values * np.diff(edges)).sum() / (end_s - start_s))
+
+
+def _scaling_figures(records) -> dict:
+    """Autoscaling over the measured window: replicas paid for and active, cost."""
+    paid, active, window_s, most = 0.0, 0.0, 0.0, 0
+    for rec in records:
+        sc, span_s = rec.scaling, rec.end_s - rec.warmup_s
+        paid += _time_mean(sc["t_s"], sc["paid"], rec.warmup_s, rec.end_s) * span_s
+        active += _time_mean(sc["t_s"], sc["active"], rec.warmup_s, rec.end_s) * span_s
+        most = max(most, int(sc["active"].max()))
+        window_s += span_s
+    price = float(records[0].scaling["price_per_replica_hour"])
+    replica_hours = paid / 3600.0
+    return {"mean_replicas_paid": paid / window_s, "mean_replicas_active": active / window_s,
+            "max_replicas_active": most, "replica_hours": replica_hours,
+            "cost": None if np.isnan(price) else replica_hours * price}
+
+
 def render_groups(summary: dict) -> list[str]:
     """Table rows for `per_replica` and `per_class` (nothing when absent)."""
     rows = []
@@ -117,6 +141,12 @@ def render_groups(summary: dict) -> list[str]:
         for r in summary["per_replica"]:
             rows.append(f"{r['replica']:<8}{_pct(r['arrival_share'])}{_pct(r['utilization'])}"
                         f"{_ms(r['latency']['mean'])}{_ms(r['latency']['p99'])}{r['lost']:>7}")
+    if "autoscaling" in summary:
+        a = summary["autoscaling"]
+        cost = "" if a["cost"] is None else f", cost {a['cost']:.4g}"
+        rows.append(f"autoscaling      {a['mean_replicas_paid']:.2f} replicas paid for on "
+                    f"average ({a['mean_replicas_active']:.2f} active, at most "
+                    f"{a['max_replicas_active']}), {a['replica_hours']:.4g} replica-hours{cost}")
     if "per_class" in summary:
         rows.append("class            mean ms    p99 ms   SLO met   lost")
         for name, c in summary["per_class"].items():

@@ -46,6 +46,8 @@ class ClassQueue:
         self.late = [deque() for _ in specs]
         self.size = 0
         self.timed = [k for k, s in enumerate(specs) if s.timeout_s is not None]
+        self.single = len(self.specs) == 1 and specs[0].action != DELAY
+        """One class that never delays: one FIFO deque, the plain queue's fast path."""
 
     def __len__(self) -> int:
         return self.size
@@ -70,6 +72,9 @@ class ClassQueue:
 
     def oldest_s(self) -> float:
         """Earliest arrival among the queued requests (INF when empty)."""
+        if self.single:
+            lane = self.fresh[0]
+            return self.at_s[lane[0]] if lane else INF
         heads = [q[0] for q in (*self.fresh, *self.late) if q]
         return min(self.at_s[r] for r in heads) if heads else INF
 
@@ -95,6 +100,10 @@ class ClassQueue:
 
     def take(self, count: int) -> list[int]:
         """Remove and return the next `count` requests by the discipline."""
+        if self.single:
+            lane = self.fresh[0]
+            self.size -= count
+            return [lane.popleft() for _ in range(count)]
         taken = [self._next_deque().popleft() for _ in range(count)]
         self.size -= count
         return taken
@@ -115,6 +124,8 @@ class ClassQueue:
 
     def next_expiry_s(self) -> float:
         """The next time a class timeout acts (INF if none can)."""
+        if not self.timed:
+            return INF
         times = [self.at_s[self.fresh[k][0]] + self.specs[k].timeout_s
                  for k in self.timed if self.fresh[k]]
         return min(times, default=INF)

@@ -17,12 +17,14 @@ replicas go into one ledger, numbered in start order.
 from __future__ import annotations
 
 import bisect
+import math
 from array import array
 from collections import deque
 
 import numpy as np
 import simpy
 
+from .autoscaling import decide as autoscaling_decide
 from .batching import INF, Dispatch
 from .client import plan_client_path
 from .closed import think_sampler
@@ -154,6 +156,8 @@ class Replica:
         self.alarm_s = INF
         self.busy: dict[int, int] = {}  # server id -> batch it serves
         self.down_count = 0  # overlapping outages
+        self.standby = False  # autoscaling: not (yet, or no longer) taking new requests
+        self.reserved = False  # autoscaling: asked for, being provisioned
         faults = scenario.faults
         self.in_flight = faults.in_flight if faults else "retry"
         self.straggle = fleet.straggle
@@ -171,7 +175,7 @@ class Replica:
         if (len(queue) >= self.capacity or queue.full_for(self.fleet.klass[rid])
                 or (policy.tracks_arrivals and not policy.admit(now))):
             self.fleet.outcome[rid] = REJECTED
-            self.fleet.resolved((rid,))
+            self.fleet.lost((rid,))
             return
         queue.push(rid)
         self.dispatch()
@@ -255,7 +259,7 @@ class Replica:
         else:
             for rid in ids:
                 fleet.outcome[rid] = FAILED
-            fleet.resolved(ids)
+            fleet.lost(ids)
 
     def _start_batch(self, action: Dispatch, now: float) -> None:
         server_id = self.free.popleft()
@@ -275,7 +279,7 @@ class Replica:
             outcome = self.fleet.outcome
             for rid in dropped:
                 outcome[rid] = TIMED_OUT
-            self.fleet.resolved(dropped)
+            self.fleet.lost(dropped)
             self.policy.dropped(len(dropped))
 
 
@@ -316,11 +320,18 @@ class Fleet:
                                          stream(scenario.seed, replication, "faults", 1))
         self.next_arrival = 0
         self.stages = len(scenario.stages) if scenario.stages else 1
+        self.ensemble = scenario.ensemble
+        self.per_request = scenario.ensemble.branches if scenario.ensemble else self.stages
+        self.answered: dict[int, int] = {}
+        self.failed_branches: dict[int, int] = {}
         parts = scenario.stage_parts() or None
         replicas = scenario.replicas or scenario.ensemble
         count = (replicas.count if scenario.replicas else replicas.branches) if replicas \
             else self.stages
-        factors = replicas.factors() if replicas else [1.0] * count
+        scaling = scenario.autoscaling
+        if scaling is not None:
+            count = scaling.max_replicas
+        factors = replicas.factors() if replicas and not scaling else [1.0] * count
         parts = parts or [(scenario.batching, scenario.service, scenario.servers.count)] * count
         self.server_counts = [p[2] for p in parts]
         self.replicas = [
@@ -329,6 +340,13 @@ class Fleet:
             for r in range(count)]
         if faults is not None:
             self._schedule_outages(faults, scenario.seed, replication)
+        self.scaling_log: list[tuple[float, int, int]] | None = None  # (t, paid, active)
+        if scaling is not None:
+            for replica in self.replicas[scenario.replicas.count:]:
+                replica.standby = True
+            start = scenario.replicas.count
+            self.scaling_log = [(0.0, start, start)]
+            env.process(self._autoscaler(scaling))
         rule = scenario.replicas.router if scenario.replicas else "round_robin"
         self.router = Router(rule, self.replicas,
                              stream(scenario.seed, replication, "routing"), n)
@@ -347,7 +365,8 @@ class Fleet:
             rid = self.new_request(env.now)
             answered = env.event()
             self.waiters[rid] = answered
-            self.route(rid)
+            for task in range(rid, rid + (self.ensemble.branches if self.ensemble else 1)):
+                self.route(task)
             yield answered
 
     def _next_up(self, target: int, rid: int) -> int:
@@ -355,7 +374,7 @@ class Fleet:
         the up replica with the fewest queued + in service for the load-aware routers,
         one drawn at random among those up for round_robin and random."""
         router = self.router
-        up = [k for k, r in enumerate(self.replicas) if not r.down_count]
+        up = [k for k, r in enumerate(self.replicas) if not (r.down_count or r.standby)]
         if not up:
             return target
         if router.rule in ("round_robin", "random"):
@@ -365,12 +384,13 @@ class Fleet:
 
     def new_request(self, now: float) -> int:
         """Closed loop: a new request id sent at `now`, with its class and router draws."""
-        rid = len(self.arrival_s)
-        self.arrival_s.append(now)
-        self.outcome.append(0)
-        self.klass.append(self.class_draws.next())
-        self.replica_of.append(-1)
-        self.router.ensure(rid)
+        rid, tasks = len(self.arrival_s), self.per_request
+        later = now if self.ensemble else math.nan  # branches start together, stages later
+        self.arrival_s.extend([now] + [later] * (tasks - 1))
+        self.outcome.extend([0] * tasks)
+        self.klass.extend([self.class_draws.next()] * tasks)
+        self.replica_of.extend([-1] * tasks)
+        self.router.ensure(rid + tasks - 1)
         return rid
 
     def servers_before(self, index: int) -> int:
@@ -381,25 +401,54 @@ class Fleet:
 
     def finished(self, ids) -> None:
         """A batch completed: forward its tasks to the next stage, or wake their users."""
+        if self.waiters is None and self.stages == 1:
+            return
+        if self.ensemble is not None:
+            self._count(ids, self.answered, self.ensemble.needed)
+            return
         stages = self.stages
         if stages == 1:
             self.resolved(ids)
             return
-        now, at_s = self.env.now, self.at_s
+        now, at_s, done = self.env.now, self.at_s, []
         for rid in ids:
             stage = rid % stages + 1
             if stage < stages:
                 at_s[rid + 1] = now
                 self.replica_of[rid + 1] = stage
                 self.replicas[stage].receive(rid + 1, now)
+            else:
+                done.append(rid)
+        self.resolved(done)
+
+    def lost(self, ids) -> None:
+        """Tasks were rejected, timed out or failed: their users may be answered."""
+        if self.ensemble is not None and self.waiters is not None:
+            branches = self.ensemble.branches
+            self._count(ids, self.failed_branches, branches - self.ensemble.needed + 1)
+            return
+        self.resolved(ids)
+
+    def _count(self, ids, tally: dict[int, int], enough: int) -> None:
+        """Ensemble in a closed loop: wake a user once `enough` of its branches did so."""
+        if self.waiters is None:
+            return
+        branches = self.ensemble.branches
+        for rid in ids:
+            key = rid - rid % branches
+            tally[key] = tally.get(key, 0) + 1
+            if tally[key] == enough:
+                self.resolved((key,))
 
     def resolved(self, ids) -> None:
-        """Closed loop: wake the users whose requests completed or were lost."""
-        waiters = self.waiters
+        """Closed loop: wake the users whose requests completed or were lost (a
+        pipeline's request is lost at any stage, completed at the last; ids are any
+        task of the request)."""
+        waiters, per_request = self.waiters, self.per_request
         if waiters is None:
             return
         for rid in ids:
-            event = waiters.pop(rid, None)
+            event = waiters.pop(rid - rid % per_request, None)
             if event is not None:
                 event.succeed()
 
@@ -412,6 +461,33 @@ class Fleet:
                 yield env.timeout(_delay_until(now, at_s[rid]))
             self.route(rid)
             self.next_arrival = rid + self.stages
+
+    def _autoscaler(self, config):
+        """Every `interval`: add or retire one replica by the thresholds."""
+        env = self.env
+        while True:
+            yield env.timeout(config.interval)
+            active = [r for r in self.replicas if not r.standby]
+            coming = sum(r.reserved for r in self.replicas)
+            load = sum(r.outstanding for r in active) / max(len(active), 1)
+            step = autoscaling_decide(load, len(active), coming, config)
+            if step > 0:
+                replica = next(r for r in self.replicas if r.standby and not r.reserved)
+                replica.reserved = True
+                self._log_scaling(+1, 0)
+                env.process(self._provision(replica, config.provisioning_delay))
+            elif step < 0:
+                active[-1].standby = True
+                self._log_scaling(-1, -1)
+
+    def _provision(self, replica: Replica, delay_s: float):
+        yield self.env.timeout(delay_s)
+        replica.reserved, replica.standby = False, False
+        self._log_scaling(0, +1)
+
+    def _log_scaling(self, paid_step: int, active_step: int) -> None:
+        _, paid, active = self.scaling_log[-1]
+        self.scaling_log.append((self.env.now, paid + paid_step, active + active_step))
 
     def _schedule_outages(self, faults, seed: int, replication: int) -> None:
         """Given outages, and random ones from each replica's own stream (so a
@@ -438,8 +514,12 @@ class Fleet:
             replica.come_up()
 
     def route(self, rid: int) -> None:
-        target = self.router.pick(rid) if self.stages == 1 else 0
-        if self.replicas[target].down_count and not self.scenario.ensemble:
+        if self.ensemble is not None:
+            target = rid % self.ensemble.branches
+        else:
+            target = self.router.pick(rid) if self.stages == 1 else 0
+        chosen = self.replicas[target]
+        if (chosen.down_count or chosen.standby) and not self.scenario.ensemble:
             target = self._next_up(target, rid)
         self.replica_of[rid] = target
         self.replicas[target].receive(rid, self.at_s[rid])
@@ -487,12 +567,24 @@ class Fleet:
             request_class=self.klass if classes else None,
             class_names=tuple(c.name for c in classes) if classes else None,
             class_slo_s=tuple(c.slo for c in classes) if classes else None,
-            batch_cap=self._cap_history())
+            batch_cap=self._cap_history(),
+            scaling=self._scaling_arrays())
         if scenario.ensemble:
             join_branches(record, scenario.ensemble.branches, scenario.ensemble.needed)
         if scenario.stages:
             join_stages(record, self.stages)
         return record
+
+    def _scaling_arrays(self) -> dict[str, np.ndarray] | None:
+        """Autoscaling: the step functions of replicas paid for and active, and the
+        price of one replica per hour (NaN without a price)."""
+        if self.scaling_log is None:
+            return None
+        t_s, paid, active = (np.array(c) for c in zip(*self.scaling_log, strict=True))
+        price = self.scenario.server_cost_per_hour
+        per_replica = np.nan if price is None else price * self.scenario.servers.count
+        return {"t_s": t_s, "paid": paid, "active": active,
+                "price_per_replica_hour": np.array(per_replica)}
 
     def _cap_history(self) -> np.ndarray | None:
         """Each batch's cap under `adaptive` batching, from its replica's policy."""
@@ -511,7 +603,8 @@ def join_branches(record: ReplicationRecord, branches: int, needed: int) -> None
 
     Tasks j*branches .. j*branches + branches - 1 are request j's branches. The
     request's outcome is `completed` once `needed` have completed, `rejected`
-    (or `timed_out`) once too many branches were lost for that ever to happen,
+    (else `timed_out`, else `failed`) once too many branches were lost for that
+    ever to happen,
     else in flight. Fills the record's client arrays (sent_s, delivery, ...).
     """
     n = record.arrival_s.size // branches
@@ -526,9 +619,11 @@ def join_branches(record: ReplicationRecord, branches: int, needed: int) -> None
     client = np.full(n, IN_FLIGHT, dtype=np.int8)
     client[answered] = COMPLETED
     rejected = (outcome == REJECTED).sum(axis=1)
-    lost = rejected + (outcome == TIMED_OUT).sum(axis=1)
+    timed_out = (outcome == TIMED_OUT).sum(axis=1)
+    lost = rejected + timed_out + (outcome == FAILED).sum(axis=1)
     doomed = ~answered & (lost > branches - needed)
-    client[doomed] = np.where(rejected[doomed] > 0, REJECTED, TIMED_OUT)
+    client[doomed] = np.where(rejected[doomed] > 0, REJECTED,
+                              np.where(timed_out[doomed] > 0, TIMED_OUT, FAILED))
     record.client_outcome = client
 
 

@@ -83,6 +83,7 @@ class ReplicationRecord:
     class_names: tuple[str, ...] | None = None
     class_slo_s: tuple[float | None, ...] | None = None
     batch_cap: np.ndarray | None = None
+    scaling: dict[str, np.ndarray] | None = None  # autoscaling: t_s, paid, active replicas
 
     @property
     def start_s(self) -> np.ndarray:

@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 
 from . import closed as _closed  # noqa: F401 - registers arrival.process: closed
 from .arrivals import ARRIVAL_PROCESSES
+from .autoscaling import AutoscalingSection
 from .batching import BATCHING_POLICIES, resolve_latency_objective
 from .client import NetworkConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
@@ -186,6 +187,8 @@ class Scenario(Section):
         None, description="independent replicas behind a router (see topology)")
     classes: list[RequestClass] | None = Field(
         None, description="request classes: share of arrivals, slo, priority, queue policy")
+    autoscaling: AutoscalingSection | None = Field(
+        None, description="add or retire replicas by outstanding requests per replica")
     faults: FaultsSection | None = Field(
         None, description="replica outages (given or MTBF/MTTR) and straggling batches")
     stages: list[StageSection] | None = Field(
@@ -201,14 +204,15 @@ class Scenario(Section):
         resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
         if self.servers.wakeup is not None and self.uses_fleet:
             raise FieldError("servers.wakeup", "is modelled for one pool only: not with "
-                             "replicas, classes, ensemble, faults or closed-loop arrivals")
-        if self.ensemble is not None and (self.replicas is not None or self.is_closed_loop):
-            raise FieldError("ensemble", "cannot be combined with replicas: or closed-loop "
-                             "arrivals yet")
-        if self.stages is not None and (self.replicas is not None or self.is_closed_loop
+                             "replicas, classes, ensemble, stages, faults, autoscaling or "
+                             "closed-loop arrivals")
+        if self.ensemble is not None and self.replicas is not None:
+            raise FieldError("ensemble", "cannot be combined with replicas: yet")
+        if self.stages is not None and (self.replicas is not None
                                         or self.ensemble is not None or not self.stages):
-            raise FieldError("stages", "give one or more stages; not combined with replicas:, "
-                             "ensemble: or closed-loop arrivals yet")
+            raise FieldError("stages", "give one or more stages; not combined with replicas: "
+                             "or ensemble: yet")
+        self._check_autoscaling()
         if self.faults is not None:
             if self.batching.policy_class.tracks_arrivals:
                 raise FieldError("batching.policy", "faults: need a batcher that cuts batches "
@@ -235,6 +239,18 @@ class Scenario(Section):
                              f"more than the limit of {MAX_EXPECTED_ARRIVALS:.0e}",
                              self.run.duration)
         return self
+
+    def _check_autoscaling(self) -> None:
+        scaling = self.autoscaling
+        if scaling is None:
+            return
+        if self.replicas is None or self.replicas.service_time_factor is not None:
+            raise FieldError("autoscaling", "needs replicas: (its count is the starting "
+                             "number) without service_time_factor")
+        if not scaling.min_replicas <= self.replicas.count <= scaling.max_replicas:
+            raise FieldError("replicas.count", f"must be between autoscaling.min_replicas "
+                             f"({scaling.min_replicas}) and max_replicas "
+                             f"({scaling.max_replicas})", self.replicas.count)
 
     def _check_client_path_alone(self) -> None:
         """The client path (overhead, network) is modelled for one pool or plain replicas:
@@ -328,6 +344,8 @@ class Scenario(Section):
         size = self.batching.max_batch_size
         busy_s = self.service.mean_s(self.batching.charged_size(size))
         speed = sum(1 / f for f in self.replicas.factors()) if self.replicas else 1.0
+        if self.autoscaling:  # the fleet can grow to max_replicas
+            speed = float(self.autoscaling.max_replicas)
         if self.ensemble:  # every request needs every branch: the slowest one limits
             speed = 1 / max(self.ensemble.factors())
         return speed * self.servers.count * size / busy_s
@@ -337,7 +355,7 @@ class Scenario(Section):
         """True when replicas or classes need the fleet model (not the plain loop)."""
         return (self.replicas is not None or self.classes is not None or self.is_closed_loop
                 or self.ensemble is not None or self.faults is not None
-                or self.stages is not None)
+                or self.stages is not None or self.autoscaling is not None)
 
     def stage_parts(self) -> list[tuple]:
         """(batching, service, servers count) of each pipeline stage, defaults filled in."""

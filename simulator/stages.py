@@ -5,8 +5,9 @@ its end-to-end answer. Each stage has its own queue, batching policy, servers
 and service times (any of `batching`, `service`, `servers` left out is taken
 from the scenario's top-level section); a request enters stage s+1 when its
 batch at stage s finishes, and is lost if any stage rejects it or times it
-out. The fleet model runs it: request j is tasks j*S .. j*S+S-1 (one per
-stage) in the server-side arrays, and `per_replica` lists the stages.
+out (a closed-loop user waits for the last stage). The fleet model runs it:
+request j is tasks j*S .. j*S+S-1 (one per stage) in the server-side arrays,
+and `per_replica` lists the stages.
 
 ```yaml
 stages:

@@ -72,3 +72,22 @@ def test_slowest_branch_sets_capacity_and_bad_k_is_refused():
     data["ensemble"] = {"branches": 2, "join": "first_k", "k": 3}
     with pytest.raises(ScenarioError, match=r"ensemble\.k: join: first_k needs k between 1"):
         Scenario.from_dict(data)
+
+
+@pytest.mark.parametrize("join", [{"join": "all"}, {"join": "first_k", "k": 2}])
+def test_closed_loop_users_wait_for_the_join(join):
+    users, think_s = 5, 0.004
+    sc = Scenario.model_validate({
+        "name": "ensemble", "seed": 9,
+        "run": {"duration": 6.0, "warmup": 1.0, "replications": 1},
+        "arrival": {"process": "closed", "users": users, "think_time": {"mean": think_s}},
+        "service": {"base": 1 / MU_RPS, "distribution": "exponential"},
+        "ensemble": {"branches": 3, **join}})
+    record = simulate(sc, 0)
+    answered = record.client_outcome == COMPLETED
+    window = record.sent_s >= record.warmup_s
+    assert (record.client_outcome == 0).sum() <= users
+    latency_s = (record.received_s - record.sent_s)[window & answered]
+    throughput = window.sum() / (record.end_s - record.warmup_s)
+    # N = X (R + Z): a user is thinking or waiting for its join
+    assert users == pytest.approx(throughput * (latency_s.mean() + think_s), rel=0.03)

@@ -19,10 +19,10 @@ EXP_FAST = {"base": "0.5ms", "distribution": "exponential"}
 
 
 def pipeline(rate_rps: float, seed: int, duration_s: float, replications: int = 8, **extra):
+    extra.setdefault("arrival", {"process": "poisson", "rate": rate_rps})
     return Scenario.model_validate({
         "name": "pipeline", "seed": seed,
         "run": {"duration": duration_s, "warmup": 1.0, "replications": replications},
-        "arrival": {"process": "poisson", "rate": rate_rps},
         "service": {"base": "1ms", "distribution": "exponential"},
         "stages": [{"name": "pre", "service": EXP_FAST, "servers": {"count": 2}},
                    {"name": "model"}], **extra})
@@ -75,3 +75,18 @@ def test_a_request_rejected_at_a_later_stage_is_lost_end_to_end():
     counts = record.counts()
     assert counts["arrived"] == sum(v for k, v in counts.items() if k != "arrived")
     assert sc.capacity_rps == 1 / 0.0015
+
+
+def test_closed_loop_users_wait_for_the_last_stage():
+    users, think_s = 6, 0.003
+    sc = pipeline(0.0, 4, 6.0, 1, arrival={"process": "closed", "users": users,
+                                                "think_time": {"mean": think_s}})
+    record = simulate(sc, 0)
+    answered = record.client_outcome == COMPLETED
+    window = record.sent_s >= record.warmup_s
+    outstanding = (record.client_outcome == 0).sum()
+    assert outstanding <= users
+    latency_s = (record.received_s - record.sent_s)[window & answered]
+    throughput = window.sum() / (record.end_s - record.warmup_s)
+    # N = X (R + Z): a user is thinking or waiting for the last stage's answer
+    assert users == pytest.approx(throughput * (latency_s.mean() + think_s), rel=0.03)

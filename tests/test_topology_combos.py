@@ -38,6 +38,14 @@ COMBOS = {
         replicas={"count": 2, "router": "join_shortest_queue",
                   "service_time_factor": [1, 1.3]},
         classes=CLASSES, faults={**FAULTS, "in_flight": "lost"}),
+    "closed+ensemble+faults(lost)+classes": dict(
+        arrival={"process": "closed", "users": 16, "think_time": "4ms"},
+        ensemble={"branches": 3, "join": "first_k", "k": 2}, classes=CLASSES,
+        faults={**FAULTS, "in_flight": "lost"}),
+    "closed+stages+faults(lost)": dict(
+        arrival={"process": "closed", "users": 16, "think_time": "4ms"},
+        stages=[{"name": "a", "batching": {"policy": "none"}}, {"name": "b"}],
+        faults={**FAULTS, "in_flight": "lost"}),
 }
 
 
@@ -53,6 +61,8 @@ def test_combination_keeps_the_books_and_is_reproducible(name):
     counts = record.counts()
     assert counts["arrived"] == sum(v for k, v in counts.items() if k != "arrived")
     assert counts["completed"] > 0
+    if record.sent_s is not None and sc.is_closed_loop:  # every user waits for one answer
+        assert (record.client_outcome == 0).sum() <= sc.arrival.users
     again = simulate(sc, 0)
     assert np.array_equal(record.outcome, again.outcome)
     assert np.array_equal(record.batch_start_s, again.batch_start_s)
