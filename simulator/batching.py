@@ -73,6 +73,11 @@ class BatchingConfig(Section):
     def charged_size(self, size: int) -> int:
         return size
 
+    def saturated_batch_size(self, rate_rps: float) -> float:
+        """Mean batch size when the servers are the bottleneck at `rate_rps`: policies
+        that cut batches only when a server is free then always find full ones."""
+        return float(self.max_batch_size)
+
     def build(self) -> BatchingPolicy:
         """A fresh policy instance (its own state) for one replication."""
         return self.policy_class(self)
@@ -352,6 +357,11 @@ class WindowBatcher(BatchingPolicy):
 
     class Config(BatchingConfig):
         policy: Literal["window"]
+
+        def saturated_batch_size(self, rate_rps: float) -> float:
+            """Batches close on time whether or not a server is free, so even an
+            overloaded server gets about 1 + rate x delay requests per batch (capped)."""
+            return min(float(self.max_batch_size), 1.0 + rate_rps * self.max_queue_delay)
 
     def __init__(self, config):
         super().__init__(config)

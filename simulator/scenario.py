@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -341,7 +342,8 @@ class Scenario(Section):
         if self.stages:  # the slowest stage limits a pipeline
             return min(count * b.max_batch_size / service.mean_s(b.charged_size(b.max_batch_size))
                        for b, service, count in self.stage_parts())
-        size = self.batching.max_batch_size
+        rate_rps = math.inf if self.is_closed_loop else self.arrival.mean_rate_rps
+        size = self.batching.saturated_batch_size(rate_rps)
         busy_s = self.service.mean_s(self.batching.charged_size(size))
         speed = sum(1 / f for f in self.replicas.factors()) if self.replicas else 1.0
         if self.autoscaling:  # the fleet can grow to max_replicas

@@ -130,3 +130,25 @@ class TestWindow:
         assert p.decide(0.0, 1, 0.0, free=1) == Wait(until_s=1.0, until_len=2)
         p.admit(0.1)
         assert p.decide(0.1, 2, 0.0, free=1) == Dispatch(2, 2)
+
+
+@pytest.mark.parametrize("delay_s, rate", [(0.0, 1500.0), (0.001, 1500.0), (0.002, 4000.0)])
+def test_window_capacity_follows_its_batches_not_the_maximum(delay_s, rate):
+    """`window` closes batches on time even when the server is the bottleneck, so its
+    capacity is about (1 + rate x delay) / S(1 + rate x delay), not max / S(max).
+    Found by the Little's-law property test: window 3 / delay 0 at 1500 req/s on a
+    1 ms server was called half loaded while it was 1.5x overloaded."""
+    from simulator.runner import run
+
+    scenario = Scenario.model_validate({
+        "name": "w", "seed": 5, "run": {"duration": 20, "warmup": 2, "replications": 3},
+        "arrival": {"process": "poisson", "rate": rate},
+        "batching": {"policy": "window", "max_batch_size": 3, "max_queue_delay": delay_s},
+        "service": {"base": 0.001, "distribution": "deterministic"}})
+    expected = min(3.0, 1 + rate * delay_s) / 0.001
+    assert scenario.capacity_rps == pytest.approx(expected)
+    if scenario.offered_load > 1:  # overloaded: the throughput is the capacity
+        measured = run(scenario).summary
+        assert measured["saturated"]
+        assert measured["throughput"] == pytest.approx(scenario.capacity_rps, rel=0.03)
+        assert any("unstable" in w for w in scenario.warnings())
