@@ -154,13 +154,8 @@ class BatchPool:
                 self._wake_up()  # an idle server: the batch is cut when it is awake
                 return
             self._start_batch(action, now)
-        until_s = min(action.until_s, self.arrival_reaching_s(action.until_len))
-        if until_s <= now:
-            raise RuntimeError(f"batching policy {self.policy.config.policy!r} waits for "
-                               f"{action} at t={now!r}: a time already reached")
-        if until_s < self.alarm_s:
-            self.alarm_s = until_s
-            env.timeout(_delay_until(now, until_s)).callbacks.append(self.dispatch)
+        set_alarm(self, now, min(action.until_s, self.arrival_reaching_s(action.until_len)),
+                  action)
 
     def server(self, server_id: int):
         """Serves each batch it is handed, then reports itself free."""
@@ -261,6 +256,21 @@ def _delay_chunks(delay, rng: np.random.Generator):
         return buffer.pop()
 
     return next_s
+
+
+def set_alarm(model, now: float, until_s: float, action) -> None:
+    """Ring `model.dispatch` at `until_s` unless an earlier alarm is already set.
+
+    `model` is a pool with `env`, `policy`, `alarm_s` and `dispatch` (the plain
+    pool here, a replica in `fleet`). Waiting for a time already reached would
+    loop for ever: that is a policy bug, raised at once.
+    """
+    if until_s <= now:
+        raise RuntimeError(f"batching policy {model.policy.config.policy!r} waits for "
+                           f"{action} at t={now!r}: a time already reached")
+    if until_s < model.alarm_s:
+        model.alarm_s = until_s
+        model.env.timeout(_delay_until(now, until_s)).callbacks.append(model.dispatch)
 
 
 def _delay_until(now: float, at_s: float) -> float:

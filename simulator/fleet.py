@@ -29,7 +29,7 @@ from .batching import INF, Dispatch
 from .client import plan_client_path
 from .closed import think_sampler
 from .disciplines import ClassQueue, ClassSpec
-from .engine import _delay_until, expected_service
+from .engine import _delay_until, expected_service, set_alarm
 from .faults import straggle_factors
 from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
@@ -193,13 +193,7 @@ class Replica:
             if action.__class__ is not Dispatch:
                 break
             self._start_batch(action, now)
-        until_s = min(action.until_s, queue.next_expiry_s())
-        if until_s <= now:
-            raise RuntimeError(f"batching policy {self.policy.config.policy!r} waits for "
-                               f"{action} at t={now!r}: a time already reached")
-        if until_s < self.alarm_s:
-            self.alarm_s = until_s
-            env.timeout(_delay_until(now, until_s)).callbacks.append(self.dispatch)
+        set_alarm(self, now, min(action.until_s, queue.next_expiry_s()), action)
 
     def server(self, server_id: int):
         """Serves each batch it is handed (service time x this replica's factor x a
