@@ -51,9 +51,8 @@ def plan(scenario_file, overrides, rate, slos, grid_texts, objective, max_rate, 
     _check_goodput(base, targets)
     grids = _grids(base, grid_texts)
     settings = SearchSettings(alpha, 3, max_replications, workers)
-    for note in base.warnings():
-        if not max_rate:
-            warn(note)
+    for note in [] if max_rate else base.warnings():  # max-rate changes the rate anyway
+        warn(note)
     if max_rate:
         outcome = plan_max_rate(base, grids, targets, settings)
     else:

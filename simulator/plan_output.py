@@ -9,20 +9,17 @@ and `pareto.png` (cost against the SLO statistic, front highlighted).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
-import os
-import shutil
 import time
 from pathlib import Path
 
 from .plan_search import PlanOutcome, chosen_scenario
 from .planning import PointResult
-from .results import environment_meta, new_run_id
+from .results import atomic_folder, environment_meta, new_run_id
 from .runner import json_safe
 from .scenario import Scenario
+from .sweep_table import table_csv
 
 
 def point_rows(outcome: PlanOutcome, points: list[PointResult]) -> list[dict]:
@@ -68,14 +65,15 @@ def _figures(outcome: PlanOutcome, point: PointResult) -> str:
 
 def _table(rows: list[dict]) -> str:
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    cells = [[cell_text(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     head = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
     body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join([head, *body])
 
 
-def _cell(value) -> str:
+def cell_text(value) -> str:
+    """A table cell: floats to 4 significant digits, NaN as '-', None empty."""
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:.4g}"
     return "" if value is None else str(value)
@@ -83,26 +81,18 @@ def _cell(value) -> str:
 
 def write_plan(outcome: PlanOutcome, base: Scenario, out_root: Path, command: str) -> Path:
     """Write the plan folder atomically and return it."""
-    parent = Path(out_root) / base.name
-    parent.mkdir(parents=True, exist_ok=True)
     plan_id = f"plan-{new_run_id()}"
-    final, tmp = parent / plan_id, parent / f".{plan_id}.tmp"
-    try:
-        tmp.mkdir()
+    with atomic_folder(Path(out_root) / base.name, plan_id) as tmp:
         _write_files(tmp, outcome, base, command, plan_id)
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+    return Path(out_root) / base.name / plan_id
 
 
 def _write_files(folder: Path, outcome: PlanOutcome, base: Scenario, command: str,
                  plan_id: str) -> None:
     rows = outcome.max_rates or point_rows(outcome, outcome.points)
-    (folder / "plan.csv").write_text(_csv(rows))
+    (folder / "plan.csv").write_text(table_csv(rows))
     if outcome.front:
-        (folder / "pareto.csv").write_text(_csv(point_rows(outcome, outcome.front)))
+        (folder / "pareto.csv").write_text(table_csv(point_rows(outcome, outcome.front)))
     if outcome.chosen is not None:
         (folder / "plan.yaml").write_text(chosen_scenario(base, outcome.chosen).to_yaml())
     (folder / "plan.json").write_text(json.dumps(json_safe(_plan_json(outcome, command, plan_id)),
@@ -126,12 +116,3 @@ def _plan_json(outcome: PlanOutcome, command: str, plan_id: str) -> dict:
         "meta": {**environment_meta(), "command": command, "plan_id": plan_id,
                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
     }
-
-
-def _csv(rows: list[dict]) -> str:
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .plan_output import cell_text
 from .plan_plot import draw_pareto
 from .yaml_io import load_yaml_file
 
@@ -52,13 +53,4 @@ def _describe(row: dict) -> str:
 
 def _table(rows: list[dict]) -> tuple:
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    return ("table", columns, [[_cell(row.get(c)) for c in columns] for row in rows])
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
-
-
-
+    return ("table", columns, [[cell_text(row.get(c)) for c in columns] for row in rows])

@@ -15,7 +15,6 @@ from typing import Any
 from .feasibility import FEASIBLE, SloTarget
 from .grid import Grid, grid_points
 from .planning import (
-    SERVERS_KEY,
     Planner,
     PointResult,
     choose,
@@ -75,13 +74,12 @@ def plan_at_rate(base: Scenario, grids: list[Grid], targets: list[SloTarget],
     planner = Planner(base, grid, _evaluator(targets, settings), objective)
     points = planner.run()
     label = targets[0].label()
-    outcome = PlanOutcome(base.arrival.rate, targets, points,
-                          front=pareto_front(points, label),
-                          chosen=choose(points, objective, label),
-                          grid_size=math.prod(len(v) for v in grid.values()) if grid else 1,
-                          simulated_points=planner.simulated_points,
-                          replications=sum(p.replications for p in points))
-    return outcome
+    return PlanOutcome(base.arrival.rate, targets, points,
+                       front=pareto_front(points, label),
+                       chosen=choose(points, objective, label),
+                       grid_size=math.prod(len(v) for v in grid.values()) if grid else 1,
+                       simulated_points=planner.simulated_points,
+                       replications=sum(p.replications for p in points))
 
 
 def plan_max_rate(base: Scenario, grids: list[Grid], targets: list[SloTarget],
@@ -112,8 +110,5 @@ def plan_max_rate(base: Scenario, grids: list[Grid], targets: list[SloTarget],
 
 def chosen_scenario(base: Scenario, point: PointResult) -> Scenario:
     """The base scenario with the chosen point's knobs applied (what `run` accepts)."""
-    return base.with_overrides({k: v for k, v in point.overrides.items()})
+    return base.with_overrides(dict(point.overrides))
 
-
-__all__ = ["SERVERS_KEY", "PlanOutcome", "SearchSettings", "chosen_scenario", "plan_at_rate",
-           "plan_max_rate"]

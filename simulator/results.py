@@ -7,12 +7,14 @@ half-written behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -42,14 +44,25 @@ def environment_meta() -> dict:
     }
 
 
-def write_run(result: RunResult, out_root: Path, command: str | None = None) -> Path:
-    """Write `result` to `out_root/<name>/<run-id>/` atomically; return the folder."""
-    parent = Path(out_root) / result.scenario.name
+@contextlib.contextmanager
+def atomic_folder(parent: Path, name: str) -> Iterator[Path]:
+    """Yield a temporary folder that becomes `parent/name` only when the block ends
+    without an exception (any exception, Ctrl-C included, removes it)."""
     parent.mkdir(parents=True, exist_ok=True)
-    run_id = new_run_id()
-    final, tmp = parent / run_id, parent / f".{run_id}.tmp"
+    final, tmp = parent / name, parent / f".{name}.tmp"
     try:
         tmp.mkdir()
+        yield tmp
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_run(result: RunResult, out_root: Path, command: str | None = None) -> Path:
+    """Write `result` to `out_root/<name>/<run-id>/` atomically; return the folder."""
+    run_id = new_run_id()
+    with atomic_folder(Path(out_root) / result.scenario.name, run_id) as tmp:
         (tmp / SCENARIO_FILE).write_text(result.scenario.to_yaml())
         meta = {**environment_meta(), "command": command, "wall_s": result.wall_s,
                 "scenario": result.scenario.to_dict(),
@@ -57,11 +70,7 @@ def write_run(result: RunResult, out_root: Path, command: str | None = None) -> 
         summary = {**json_safe(result.summary), "meta": meta}
         (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
         save_arrays(tmp / ARRAYS_FILE, result.records)
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+    return Path(out_root) / result.scenario.name / run_id
 
 
 def scenario_from_summary(path: Path) -> Scenario:
