@@ -18,6 +18,12 @@ real server" section explains the model):
 - `servers.wakeup`: how long after the dispatch rule made it due a batch cut
   from idle starts (the idle server's wake-up; requests arriving meanwhile join
   it): lognormal with the measured mean and median, as the overheads;
+- `servers.idle_penalty`: how much longer a batch takes after the server idled
+  for t, `max x (1 - exp(-t / time_constant))` (cold caches, CPU sleep states),
+  fitted by least squares to the occupancies around their size's mean, with t
+  the gap before the batch minus the turnaround; kept when the fitted `max` is
+  over three standard errors, and then taken off the occupancies the table and
+  the samples are built from (they describe a warm server);
 - `service.noise_correlation`: lag-1 correlation of successive batches' log
   times around their size's mean (servers have slow and fast spells; iid noise
   would under-predict the tail once batches queue);
@@ -44,6 +50,10 @@ MIN_DELAY_S = 1e-7
 SATURATION_RATIO = 3.0
 MIN_CORRELATION = 0.05
 """A measured noise correlation below this is left out of the scenario."""
+PENALTY_TIME_CONSTANTS_S = np.geomspace(1e-4, 1.0, 49)
+"""Time constants tried for the idle penalty (only those within the idle times seen)."""
+PENALTY_Z = 3.0
+"""An idle penalty is kept when its fitted `max` exceeds this many standard errors."""
 
 
 @dataclass
@@ -60,39 +70,95 @@ class Fit:
     notes: list[str] = field(default_factory=list)
     network_s: np.ndarray | None = None  # client send -> arrival (no client lateness)
     wakeups_s: np.ndarray | None = None  # per batch cut from idle: start - due
+    idle_penalty: tuple[float, float] | None = None  # (max, time constant) in seconds
 
 
 def measure(logs: list[ServeLog]) -> Fit:
     """Pool the batches and request delays of every log."""
-    sizes, model_s, gaps, wakeups, before, after = [], [], [], [], [], []
-    per_log_batches = []
-    for log in logs:
-        start, finish, size, from_idle, due = _batches(log)
+    sizes, model_s, back_to_back, wakeups, after = [], [], [], [], []
+    batches = [batches_of(log) for log in logs]
+    for start, finish, size, from_idle, due in batches:
         sizes.append(size)
         model_s.append(finish - start)
-        per_log_batches.append((size, finish - start))
-        gaps.append((start[1:] - finish[:-1])[~from_idle[1:]])
+        back_to_back.append((start[1:] - finish[:-1])[~from_idle[1:]])
         wakeups.append(np.clip(start - due, 0, None)[from_idle])
-        before.append(_before_s(log))
-    turnaround_s = _median(np.concatenate(gaps))
-    wakeup_s = _median(np.concatenate(wakeups))
+    before = [_before_s(log) for log in logs]
+    turnaround_s = _median(np.concatenate(back_to_back))
+    idle = [idle_before_s(start, finish, from_idle, turnaround_s)
+            for start, finish, _, from_idle, _ in batches]
+    occupancy = [t + turnaround_s for t in model_s]
+    penalty = fit_idle_penalty(np.concatenate(sizes), np.concatenate(occupancy),
+                               np.concatenate(idle))
+    if penalty is not None:
+        occupancy = [t - penalty_s(penalty, i) for t, i in zip(occupancy, idle, strict=True)]
     notes = [f"turnaround {turnaround_s * 1e6:.0f} us (median of "
-             f"{sum(g.size for g in gaps)} back-to-back gaps), wake-up {wakeup_s * 1e6:.0f} us "
-             f"(median over {sum(w.size for w in wakeups)} batches cut from idle)"]
+             f"{sum(g.size for g in back_to_back)} back-to-back gaps), "
+             f"wake-up {_median(np.concatenate(wakeups)) * 1e6:.0f} us "
+             f"(median over {sum(w.size for w in wakeups)} batches cut from idle)",
+             _penalty_note(penalty)]
     notes += [note for note in map(_saturation_note, logs) if note]
     for log in logs:
         answered = log.answered
         after.append(log["received_s"][answered] - log["batch_finish_s"][answered]
                      - turnaround_s)
-    rho = noise_correlation(per_log_batches)
+    rho = noise_correlation(list(zip(sizes, occupancy, strict=True)))
     notes.append(f"service noise correlation between successive batches {rho:.2f}")
     network = [log["arrival_s"][log.answered] - log["sent_s"][log.answered]
                for log in logs if log.has("arrival_s") and log.has("sent_s")]
-    return Fit(np.concatenate(sizes), np.concatenate(model_s) + turnaround_s, turnaround_s,
-               wakeup_s, np.clip(np.concatenate(before), 0, None),
+    return Fit(np.concatenate(sizes), np.concatenate(occupancy), turnaround_s,
+               _median(np.concatenate(wakeups)), np.clip(np.concatenate(before), 0, None),
                np.clip(np.concatenate(after), 0, None), rho, notes,
                np.clip(np.concatenate(network), 0, None) if network else None,
-               np.concatenate(wakeups))
+               np.concatenate(wakeups), penalty)
+
+
+def fit_idle_penalty(sizes: np.ndarray, occupancy_s: np.ndarray,
+                     idle_s: np.ndarray) -> tuple[float, float] | None:
+    """(max, time constant) of `occupancy = mean(size) + max (1 - exp(-idle / tau))` by
+    least squares over a grid of tau, or None when max is not over PENALTY_Z standard
+    errors. Batches with an infinite idle time (a log's first) are left out."""
+    known = np.isfinite(idle_s)
+    sizes, occupancy_s, idle_s = sizes[known], occupancy_s[known], idle_s[known]
+    if idle_s.size < 20 or not (idle_s > 0).any():
+        return None
+    group = np.unique(sizes, return_inverse=True)[1]
+    counts = np.bincount(group)
+
+    def centred(values):
+        return values - (np.bincount(group, values) / counts)[group]
+
+    y = centred(occupancy_s)
+    longest_s = float(np.percentile(idle_s, 99))
+    best = None
+    for tau_s in PENALTY_TIME_CONSTANTS_S[longest_s >= PENALTY_TIME_CONSTANTS_S]:
+        x = centred(-np.expm1(-idle_s / tau_s))
+        sxx = float(x @ x)
+        if sxx <= 0:
+            continue
+        slope = float(x @ y) / sxx
+        sse = float(((y - slope * x) ** 2).sum())
+        if best is None or sse < best[0]:
+            best = (sse, slope, float(tau_s), sxx)
+    if best is None:
+        return None
+    sse, slope, tau_s, sxx = best
+    dof = max(idle_s.size - counts.size - 2, 1)
+    if slope <= PENALTY_Z * math.sqrt(sse / dof / sxx):
+        return None
+    return slope, tau_s
+
+
+def penalty_s(penalty: tuple[float, float], idle_s: np.ndarray) -> np.ndarray:
+    """Extra service time of batches after `idle_s` of idle (infinite: the full max)."""
+    most, tau_s = penalty
+    return most * -np.expm1(-idle_s / tau_s)
+
+
+def _penalty_note(penalty: tuple[float, float] | None) -> str:
+    if penalty is None:
+        return "idle penalty: none measurable"
+    return (f"idle penalty: a batch after t idle takes {penalty[0] * 1e6:.0f} us x "
+            f"(1 - exp(-t / {penalty[1] * 1e3:.3g} ms)) longer")
 
 
 def noise_correlation(batches: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -141,7 +207,15 @@ def _before_s(log: ServeLog) -> np.ndarray:
     return np.zeros(0)
 
 
-def _batches(log: ServeLog):
+def idle_before_s(start: np.ndarray, finish: np.ndarray, from_idle: np.ndarray,
+                  turnaround_s: float) -> np.ndarray:
+    """Per batch (in start order): how long the server idled before it, beyond the
+    turnaround; 0 for a batch cut straight after the previous, inf for a log's first."""
+    gap = np.r_[np.inf, start[1:] - finish[:-1]]
+    return np.where(from_idle, np.clip(gap - turnaround_s, 0, None), 0.0)
+
+
+def batches_of(log: ServeLog):
     """Per batch in start order: start, finish, size, whether it was cut from idle
     (holds a request that reached an idle server) and when the dispatch rule made it
     due (oldest arrival + max_queue_delay, or the arrival that filled it)."""
@@ -282,9 +356,15 @@ def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
             "arrival": {"process": "poisson",
                         "rate": round(float(logs[0].arrival_rate_rps()), 3)},
             "batching": _batching(logs[0], size), "service": service}
+    servers = {}
     wakeup = delay_section(fit.wakeups_s) if fit.wakeups_s is not None else None
     if wakeup:
-        data["servers"] = {"wakeup": wakeup}
+        servers["wakeup"] = wakeup
+    if fit.idle_penalty is not None:
+        servers["idle_penalty"] = {"max": _round(fit.idle_penalty[0]),
+                                   "time_constant": _round(fit.idle_penalty[1])}
+    if servers:
+        data["servers"] = servers
     try:
         if empirical:
             write_samples(samples, fit.sizes, fit.occupancy_s)

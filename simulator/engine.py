@@ -88,6 +88,8 @@ class BatchPool:
         self.hot = False     # dispatching for a server that has just finished a batch
         self.waking = False  # an idle server is waking up: batches wait for it
         self.woken = False   # the wake-up is over: cut batches now
+        self.idle_penalty = scenario.servers.idle_penalty
+        self.free_since_s = [0.0] * self.servers  # when each server last finished a batch
         if self.wakeup is not None:
             rng = stream(scenario.seed, replication, "wakeup")
             self.draw_wakeup_s = _delay_chunks(self.wakeup, rng)
@@ -164,8 +166,10 @@ class BatchPool:
             batch = yield self.assigned[server_id]
             self.assigned[server_id] = env.event()
             service_s = sample_s(self.b_charged[batch])
+            if self.idle_penalty is not None:
+                service_s += self.idle_penalty.extra_s(env.now - self.free_since_s[server_id])
             yield env.timeout(service_s)
-            self.b_finish[batch] = env.now
+            self.b_finish[batch] = self.free_since_s[server_id] = env.now
             if learn is not None:
                 learn(env.now, self.b_size[batch], service_s)
             self.free.append(server_id)

@@ -126,6 +126,17 @@ class RunSection(Section):
         return 0.0 if self.warmup == "auto" else self.warmup
 
 
+class IdlePenalty(Section):
+    """Extra service time of a batch that starts after the server sat idle."""
+
+    max: Seconds = Field(description="extra time after a long idle spell")
+    time_constant: PositiveSeconds = Field(description="after t idle a batch takes "
+                                           "max x (1 - exp(-t / time_constant)) longer")
+
+    def extra_s(self, idle_s: float) -> float:
+        return self.max * -math.expm1(-idle_s / self.time_constant)
+
+
 class ServersSection(Section):
     """Identical servers (model instances) fed from the one queue, and their price."""
 
@@ -136,6 +147,9 @@ class ServersSection(Section):
     wakeup: Delay | None = Field(
         None, description="an idle server starts a batch this long after it is due (requests "
         "arriving meanwhile join it); one that just finished a batch starts at once")
+    idle_penalty: IdlePenalty | None = Field(
+        None, description="a batch started after the server idled takes longer (cold "
+        "caches, deep CPU sleep states, GPU clocks ramping down)")
 
 
 class HardwareOption(Section):
@@ -203,10 +217,11 @@ class Scenario(Section):
     def _cross_checks(self):
         self._pick_hardware()
         resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
-        if self.servers.wakeup is not None and self.uses_fleet:
-            raise FieldError("servers.wakeup", "is modelled for one pool only: not with "
-                             "replicas, classes, ensemble, stages, faults, autoscaling or "
-                             "closed-loop arrivals")
+        for key in ("wakeup", "idle_penalty"):
+            if getattr(self.servers, key) is not None and self.uses_fleet:
+                raise FieldError(f"servers.{key}", "is modelled for one pool only: not with "
+                                 "replicas, classes, ensemble, stages, faults, autoscaling "
+                                 "or closed-loop arrivals")
         if self.ensemble is not None and self.replicas is not None:
             raise FieldError("ensemble", "cannot be combined with replicas: yet")
         if self.stages is not None and (self.replicas is not None

@@ -229,3 +229,23 @@ def test_calibration_recovers_the_servers_wakeup(tmp_path):
     assert fit.wakeups_s.size > 3000
     assert fitted["mean"] == pytest.approx(300e-6, rel=0.05)
     assert fitted["cv"] == pytest.approx(0.5, rel=0.25)
+
+
+def test_calibration_recovers_the_idle_penalty_and_the_warm_table(tmp_path):
+    penalty = {"max": "400us", "time_constant": "3ms"}
+    scenario = known_scenario(duration=40.0, rate=200.0).with_overrides(
+        {"servers.idle_penalty": penalty})
+    log = synthetic_log(tmp_path / "log.csv", scenario)
+    fit, notes = calibrate_logs([log], tmp_path / "fitted.yaml")
+    fitted = yaml.safe_load((tmp_path / "fitted.yaml").read_text())
+    assert fitted["servers"]["idle_penalty"]["max"] == pytest.approx(400e-6, rel=0.15)
+    assert fitted["servers"]["idle_penalty"]["time_constant"] == pytest.approx(3e-3, rel=0.3)
+    n = int((fit.sizes == 1).sum())
+    # with the penalty taken off, the table describes the warm server batchsim ran
+    assert abs(fitted["service"]["table"][1]["mean"] - 1.25e-3) < 4 * 0.2 * 1.25e-3 / math.sqrt(n)
+    assert any("idle penalty: a batch after t idle" in note for note in notes)
+    # and a server without one gets none
+    plain = synthetic_log(tmp_path / "plain.csv", known_scenario(duration=40.0, rate=200.0))
+    fit, notes = calibrate_logs([plain], tmp_path / "plain.yaml")
+    assert fit.idle_penalty is None and "idle penalty: none measurable" in notes
+    assert "servers" not in yaml.safe_load((tmp_path / "plain.yaml").read_text())

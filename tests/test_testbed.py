@@ -1,5 +1,8 @@
 """The testbed server: its log format, and its batcher audited against the dynamic rule."""
 
+import math
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -111,7 +114,8 @@ def test_benchmark_point_and_table_arithmetic(tmp_path):
         write_log(path, log_columns(simulate(scenario.with_overrides({"seed": seed}), 0)),
                   {"max_batch_size": 4, "max_queue_delay_s": 0})
         logs.append(path)
-    row = point(scenario, logs, 0.0, replications=2)
+    fit = SimpleNamespace(turnaround_s=0.0, idle_penalty=None)
+    row = point(scenario, logs, replications=2, fit=fit)
     p95 = [np.percentile(measured_latency_s(read_log(p), 1.0)[0], 95) for p in logs]
     stat = row["statistics"]["p95"]
     assert stat["measured_s"] == pytest.approx(np.mean(p95))
@@ -119,8 +123,9 @@ def test_benchmark_point_and_table_arithmetic(tmp_path):
     assert stat["error"] == pytest.approx((stat["predicted_s"] - np.mean(p95)) / np.mean(p95))
     assert stat["within"] == (abs(stat["error"]) <= max(0.15, 2 * stat["noise"]))
     assert abs(row["statistics"]["p50"]["error"]) < 0.15  # the true model predicts itself
+    assert row["service_drift"] == pytest.approx(1.0, abs=0.03)  # and its own batch times
     # counted from the client's sends: a simulated client sends exactly on schedule
-    sent_row = point(scenario, logs, 0.0, replications=2, sent=True)
+    sent_row = point(scenario, logs, replications=2, fit=fit, sent=True)
     assert sent_row["statistics"]["p95"]["measured_s"] == pytest.approx(stat["measured_s"])
     report = {"command": "x", "repeats": 3, "duration_s": 8, "wall_s": 1,
               "load_average_before": [0, 0, 0], "load_average": [0, 0, 0],
@@ -158,3 +163,24 @@ def test_wakeup_is_refused_with_the_fleet_model(tmp_path):
     with pytest.raises(ScenarioError, match="servers.wakeup"):
         _trace_scenario(tmp_path, [0, 1], servers={"wakeup": "1ms"},
                         arrival={"process": "closed", "users": 2, "think_time": "1ms"})
+
+
+def test_a_batch_after_idle_pays_the_idle_penalty(tmp_path):
+    penalty = {"max": "1ms", "time_constant": "5ms"}
+    times = [0.0, 0.0005, 0.030, 0.035, 0.100]  # a trace starts at 0; the last ends the run
+    record = simulate(_trace_scenario(tmp_path, times, servers={"idle_penalty": penalty}), 0)
+    # the first batch finds a server that has not idled; the second request waits for it and
+    # starts at once (no penalty); 30 ms comes after 28 ms idle, 35 ms after ~3 ms
+    third = 0.001 + 0.001 * -math.expm1(-(0.030 - 0.002) / 0.005)
+    fourth = 0.001 + 0.001 * -math.expm1(-(0.035 - 0.030 - third) / 0.005)
+    assert record.batch_start_s.tolist() == pytest.approx([0.0, 0.001, 0.030, 0.035])
+    durations = record.batch_finish_s - record.batch_start_s
+    assert durations.tolist() == pytest.approx([0.001, 0.001, third, fourth])
+
+
+def test_idle_penalty_is_refused_with_the_fleet_model(tmp_path):
+    from simulator.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="servers.idle_penalty"):
+        _trace_scenario(tmp_path, [0, 1], replicas={"count": 2},
+                        servers={"idle_penalty": {"max": "1ms", "time_constant": "1ms"}})
