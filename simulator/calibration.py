@@ -7,10 +7,13 @@ real server" section explains the model):
   server's turnaround, the median gap between a batch's finish and the start
   of the next one when that batch was cut straight away from requests read
   during the previous (reading new requests, sending the answer);
-- `service.table`: mean and cv of the occupancy per batch size (sizes seen
-  fewer than `MIN_SAMPLES` times are interpolated by the table; sizes above
-  the largest seen, up to `max_batch_size`, come from a least-squares line
-  through the batches of the upper half of the sizes seen);
+- `service.table`: mean and cv of the occupancy per batch size: a size's own
+  sample mean and cv once seen `SAMPLES_OF_ITS_OWN` times, else its median
+  scaled by the noise shape pooled over every size (a rare stall must not make
+  one rarely seen size look slow); sizes seen fewer than `MIN_SAMPLES` times are
+  interpolated by the table; sizes above the largest seen, up to
+  `max_batch_size`, come from a line through the largest measured sizes that
+  share the target's tile alignment (see `_aligned_sizes`);
   or, with `empirical`, the occupancies themselves in a samples file;
 - `service.overhead.before`: from the client's scheduled send to the request's
   arrival at the server (`arrival_s`, a kernel stamp; without it, to the
@@ -46,6 +49,8 @@ from .servelog import ServeLog, read_log
 
 MIN_SAMPLES = 5
 """A batch size seen fewer times than this gets no table entry of its own."""
+SAMPLES_OF_ITS_OWN = 50
+"""A batch size seen this often gets its own sample mean and cv (see service_table)."""
 MIN_DELAY_S = 1e-7
 SATURATION_RATIO = 3.0
 MIN_CORRELATION = 0.05
@@ -275,50 +280,77 @@ def delay_section(values_s: np.ndarray) -> dict | None:
 
 def service_table(sizes: np.ndarray, occupancy_s: np.ndarray, max_batch_size: int,
                   with_cv: bool = True) -> tuple[dict[int, dict | float], list[str]]:
-    """Per-size mean (and cv) of the occupancy, extended linearly up to `max_batch_size`."""
-    table: dict[int, dict | float] = {}
-    counts = {}
-    for size in np.unique(sizes):
-        times = occupancy_s[sizes == size]
-        counts[int(size)] = times.size
-        if times.size < MIN_SAMPLES:
-            continue
-        mean = float(times.mean())
-        table[int(size)] = ({"mean": _round(mean), "cv": round(float(times.std() / mean), 4)}
-                            if with_cv else _round(mean))
-    notes = []
-    if not table:
+    """Per-size mean (and cv) of the occupancy, extended linearly up to `max_batch_size`.
+
+    A size seen `SAMPLES_OF_ITS_OWN` times or more gets its own sample mean and cv. A
+    size seen fewer times gets its median times the pooled mean/median ratio, and the
+    pooled cv, of every size's times divided by that size's median: a rare stall (the
+    process descheduled for tens of ms) is a property of the machine, not of the batch
+    size it happened to hit, and two of them among a dozen batches of one size would
+    otherwise make that size look several times slower and noisier.
+    """
+    medians = {int(k): float(np.median(occupancy_s[sizes == k])) for k in np.unique(sizes)
+               if (sizes == k).sum() >= MIN_SAMPLES}
+    if not medians:
         raise ValueError(f"no batch size was seen {MIN_SAMPLES} times or more")
-    largest = max(table)
+    largest = max(medians)
+    upper = [k for k in medians if k >= largest / 2]
+    ratio, pooled_cv = _noise_shape(sizes, occupancy_s, medians, list(medians))
+    table: dict[int, dict | float] = {}
+    for size, median in medians.items():
+        times = occupancy_s[sizes == size]
+        if times.size >= SAMPLES_OF_ITS_OWN:
+            mean, cv = float(times.mean()), float(times.std() / times.mean())
+        else:
+            mean, cv = median * ratio, pooled_cv
+        table[size] = {"mean": _round(mean), "cv": round(cv, 4)} if with_cv else _round(mean)
+    notes = []
     if max_batch_size > largest:
-        upper = [k for k in table if k >= largest / 2]
-        base, per_item = _line(*_rows_of(sizes, occupancy_s, upper)) if len(upper) > 1 \
-            else _line(sizes, occupancy_s)
-        mean = max(base + per_item * max_batch_size, 1e-9)
-        cv = _pooled_cv(table) if with_cv else None
-        table[max_batch_size] = {"mean": _round(mean), "cv": cv} if with_cv else _round(mean)
+        through = _aligned_sizes(list(medians), max_batch_size)
+        base, per_item = _line(np.array(through, dtype=float),
+                               np.array([float(table_mean(table[k])) for k in through]))
+        mean = _round(max(base + per_item * max_batch_size, 1e-9))
+        table[max_batch_size] = {"mean": mean, "cv": round(pooled_cv, 4)} if with_cv else mean
         notes.append(f"sizes above {largest} were never seen {MIN_SAMPLES} times: size "
                      f"{max_batch_size} extrapolated from the line {base * 1e3:.4g} ms + "
-                     f"{per_item * 1e3:.4g} ms/request fitted to the batches of sizes "
-                     f"{min(upper) if len(upper) > 1 else 1} to {largest}")
+                     f"{per_item * 1e3:.4g} ms/request through the sizes "
+                     f"{', '.join(map(str, through))}")
     return dict(sorted(table.items())), notes
 
 
-def _rows_of(sizes: np.ndarray, times_s: np.ndarray, keep: list[int]):
-    mask = np.isin(sizes, keep)
-    return sizes[mask], times_s[mask]
+def table_mean(entry: dict | float) -> float:
+    return entry["mean"] if isinstance(entry, dict) else entry
+
+
+def _aligned_sizes(measured: list[int], target: int) -> list[int]:
+    """The measured sizes to extrapolate `target` from: those sharing its largest
+    power-of-two factor (up to 8) with at least two of them, the largest half of them
+    (at least two). BLAS and GPU kernels work in tiles, so sizes that fill whole tiles
+    run faster than their neighbours (on the testbed, 3, 5 and 7 are slower than 4, 6
+    and 8): a line through every size would overestimate an aligned target."""
+    for tile in (8, 4, 2, 1):
+        aligned = sorted(k for k in measured if k % tile == 0) if target % tile == 0 else []
+        if len(aligned) >= 2:
+            return aligned[-max(2, len(aligned) // 2):]
+    return sorted(measured)
+
+
+def _noise_shape(sizes: np.ndarray, occupancy_s: np.ndarray, medians: dict[int, float],
+                 keep: list[int]) -> tuple[float, float]:
+    """Mean and cv of the occupancy divided by the median of its size, over the batches of
+    the sizes `keep`."""
+    known = np.isin(sizes, keep)
+    scale = np.array([medians[int(k)] for k in sizes[known]])
+    relative = occupancy_s[known] / scale
+    return float(relative.mean()), float(relative.std() / relative.mean())
 
 
 def _line(sizes: np.ndarray, times_s: np.ndarray) -> tuple[float, float]:
+    """Least-squares base and per-item time through (size, time) points."""
     if np.unique(sizes).size < 2:
         return float(times_s.mean()), 0.0
-    per_item, base = np.polyfit(sizes.astype(float), times_s, 1)
+    per_item, base = np.polyfit(sizes, times_s, 1)
     return float(base), float(per_item)
-
-
-def _pooled_cv(table: dict) -> float:
-    cvs = [entry["cv"] for entry in table.values() if isinstance(entry, dict)]
-    return round(float(np.mean(cvs)), 4) if cvs else 0.0
 
 
 def _round(seconds: float) -> float:
