@@ -294,8 +294,7 @@ def service_table(sizes: np.ndarray, occupancy_s: np.ndarray, max_batch_size: in
     if not medians:
         raise ValueError(f"no batch size was seen {MIN_SAMPLES} times or more")
     largest = max(medians)
-    upper = [k for k in medians if k >= largest / 2]
-    ratio, pooled_cv = _noise_shape(sizes, occupancy_s, medians, list(medians))
+    ratio, pooled_cv = _noise_shape(sizes, occupancy_s, medians)
     table: dict[int, dict | float] = {}
     for size, median in medians.items():
         times = occupancy_s[sizes == size]
@@ -335,11 +334,11 @@ def _aligned_sizes(measured: list[int], target: int) -> list[int]:
     return sorted(measured)
 
 
-def _noise_shape(sizes: np.ndarray, occupancy_s: np.ndarray, medians: dict[int, float],
-                 keep: list[int]) -> tuple[float, float]:
-    """Mean and cv of the occupancy divided by the median of its size, over the batches of
-    the sizes `keep`."""
-    known = np.isin(sizes, keep)
+def _noise_shape(sizes: np.ndarray, occupancy_s: np.ndarray,
+                 medians: dict[int, float]) -> tuple[float, float]:
+    """Mean and cv of every batch's occupancy divided by the median of its size (sizes
+    in `medians`)."""
+    known = np.isin(sizes, list(medians))
     scale = np.array([medians[int(k)] for k in sizes[known]])
     relative = occupancy_s[known] / scale
     return float(relative.mean()), float(relative.std() / relative.mean())
