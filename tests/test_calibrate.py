@@ -249,3 +249,27 @@ def test_calibration_recovers_the_idle_penalty_and_the_warm_table(tmp_path):
     fit, notes = calibrate_logs([plain], tmp_path / "plain.yaml")
     assert fit.idle_penalty is None and "idle penalty: none measurable" in notes
     assert "servers" not in yaml.safe_load((tmp_path / "plain.yaml").read_text())
+
+
+def test_a_rarely_seen_size_is_not_made_slow_by_two_stalls():
+    from simulator.calibration import service_table
+
+    rng = np.random.default_rng(1)
+    sizes = np.r_[np.full(400, 4), np.full(14, 32)]
+    times = np.r_[2e-3 * rng.lognormal(0, 0.1, 400), 6e-3 * rng.lognormal(0, 0.1, 14)]
+    times[-3:-1] = 23e-3  # two stalls: the process descheduled for ~17 ms
+    table, _ = service_table(sizes, times, 32)
+    assert table[32]["mean"] == pytest.approx(6e-3, rel=0.1)  # not the sample mean, 8.4 ms
+    assert table[32]["cv"] < 0.25                             # not the sample cv, 0.8
+    assert table[4]["mean"] == pytest.approx(times[:400].mean())  # well seen: its own mean
+
+
+def test_extrapolation_follows_the_sizes_aligned_with_the_target():
+    from simulator.calibration import service_table
+
+    sizes = np.repeat(np.arange(1, 20), 60)
+    # tiles of 4: sizes that are not multiples of 4 pay 1 ms more
+    times = 1e-3 + 0.1e-3 * sizes + 1e-3 * (sizes % 4 != 0)
+    table, notes = service_table(sizes, times, 32)
+    assert table[32]["mean"] == pytest.approx(1e-3 + 3.2e-3)
+    assert "through the sizes 8, 16" in notes[0]

@@ -5,7 +5,7 @@
 
 1. Times the model per batch size (a subprocess with one BLAS thread) to
    estimate the capacity of a setting = max batch / time of a full batch.
-2. Measures a round of calibration logs: light load (10% of that estimate, max
+2. Measures a round of calibration logs: light load (15% of that estimate, max
    batch 8, delay 0) and medium load (60%, max batch 32, delay 2 ms; the
    estimate first scaled by how much slower the server ran than the hot loop),
    and calibrates on them to place the test loads: 25%, 50% and 70% of each
@@ -57,7 +57,7 @@ from .model import BLAS_THREAD_VARIABLES, DEFAULT_HIDDEN
 from .run import run_testbed
 
 SETTINGS = {"b8-d0": (8, 0.0), "b32-d2ms": (32, 0.002)}
-CALIBRATION = {"light": ("b8-d0", 0.10), "medium": ("b32-d2ms", 0.60)}
+CALIBRATION = {"light": ("b8-d0", 0.15), "medium": ("b32-d2ms", 0.60)}
 """Fractions of the capacity estimate: hot-loop model times plus a turnaround, for the
 medium log scaled by how much slower the server ran batches of 1 in the light log."""
 TEST_LOADS = (0.25, 0.50, 0.70)
