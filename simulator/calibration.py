@@ -371,31 +371,10 @@ def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
         table, notes = service_table(fit.sizes, fit.occupancy_s, size, with_cv=not empirical)
     except ValueError as exc:
         raise ScenarioError(str(paths[0]), "batch_size", str(exc)) from None
-    service = {"distribution": "empirical" if empirical else "lognormal", "table": table}
-    if not empirical and fit.noise_correlation >= MIN_CORRELATION:
-        service["noise_correlation"] = round(fit.noise_correlation, 3)
     samples = output.with_name(f"{output.stem}-samples.csv")
-    if empirical:
-        service["samples_file"] = samples.name
-    overhead = {k: v for k, v in (("before", delay_section(fit.before_s)),
-                                  ("after", delay_section(fit.after_s))) if v}
-    if overhead:
-        service["overhead"] = overhead
     data = {"name": _name(output.stem),
             "description": f"calibrated by batchsim calibrate from {', '.join(map(str, paths))}",
-            "seed": 1, "run": {"duration": "30s", "warmup": "1s", "replications": 5},
-            "arrival": {"process": "poisson",
-                        "rate": round(float(logs[0].arrival_rate_rps()), 3)},
-            "batching": _batching(logs[0], size), "service": service}
-    servers = {}
-    wakeup = delay_section(fit.wakeups_s) if fit.wakeups_s is not None else None
-    if wakeup:
-        servers["wakeup"] = wakeup
-    if fit.idle_penalty is not None:
-        servers["idle_penalty"] = {"max": _round(fit.idle_penalty[0]),
-                                   "time_constant": _round(fit.idle_penalty[1])}
-    if servers:
-        data["servers"] = servers
+            **scenario_data(fit, table, logs, size, samples.name if empirical else None)}
     try:
         if empirical:
             write_samples(samples, fit.sizes, fit.occupancy_s)
@@ -405,6 +384,52 @@ def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
     except OSError as exc:
         raise ScenarioError(str(output), None, f"cannot write: {exc.strerror}") from None
     return fit, [*fit.notes, *notes]
+
+
+def scenario_data(fit: Fit, table: dict, logs: list[ServeLog], max_batch_size: int,
+                  samples_name: str | None) -> dict:
+    """The fitted scenario as a mapping, durations as unit strings (`953.675us`)."""
+    service = {"distribution": "lognormal" if samples_name is None else "empirical",
+               "table": {k: _entry_text(v) for k, v in table.items()}}
+    if samples_name is None and fit.noise_correlation >= MIN_CORRELATION:
+        service["noise_correlation"] = round(fit.noise_correlation, 3)
+    if samples_name is not None:
+        service["samples_file"] = samples_name
+    overhead = {k: _entry_text(v) for k, v in (("before", delay_section(fit.before_s)),
+                                               ("after", delay_section(fit.after_s))) if v}
+    if overhead:
+        service["overhead"] = overhead
+    data = {"seed": 1, "run": {"duration": "30s", "warmup": "1s", "replications": 5},
+            "arrival": {"process": "poisson",
+                        "rate": round(float(logs[0].arrival_rate_rps()), 3)},
+            "batching": _batching(logs[0], max_batch_size), "service": service}
+    servers = {}
+    wakeup = delay_section(fit.wakeups_s) if fit.wakeups_s is not None else None
+    if wakeup:
+        servers["wakeup"] = _entry_text(wakeup)
+    if fit.idle_penalty is not None:
+        servers["idle_penalty"] = {"max": duration_text(fit.idle_penalty[0]),
+                                   "time_constant": duration_text(fit.idle_penalty[1])}
+    if servers:
+        data["servers"] = servers
+    return data
+
+
+def _entry_text(entry: dict | float) -> dict | str:
+    """A table entry or delay with its mean written as a unit string."""
+    if isinstance(entry, dict):
+        return {**entry, "mean": duration_text(entry["mean"])}
+    return duration_text(entry)
+
+
+def duration_text(seconds: float) -> str:
+    """`seconds` to 6 significant digits in the unit that reads best (`953.675us`)."""
+    if seconds == 0:
+        return "0s"
+    for unit, scale in (("us", 1e-6), ("ms", 1e-3)):
+        if abs(seconds) < 1000 * scale:
+            return f"{seconds / scale:.6g}{unit}"
+    return f"{seconds:.6g}s"
 
 
 def _largest_batch_size(logs: list[ServeLog], fit: Fit) -> int:
@@ -417,7 +442,7 @@ def _batching(log: ServeLog, largest: int) -> dict:
     size = log.setting("max_batch_size", int) or largest
     delay = log.setting("max_queue_delay_s") or 0.0
     return {"policy": "dynamic", "max_batch_size": min(size, largest),
-            "max_queue_delay": float(f"{delay:.6g}")}
+            "max_queue_delay": duration_text(delay)}
 
 
 def _name(stem: str) -> str:

@@ -91,7 +91,7 @@ def mutated_scenarios(draw):
         elif action == "delete":
             parent.pop(key, None)
         elif action == "rename" and key in parent:
-            parent[key + draw(st.sampled_from(["s", "_", "x"]))] = parent.pop(key)
+            parent[f"{key}{draw(st.sampled_from(['s', '_', 'x']))}"] = parent.pop(key)
         else:
             parent[draw(st.sampled_from(KNOWN_KEYS + ["bogus"]))] = draw(junk_values)
     return data
@@ -159,7 +159,7 @@ def test_junk_files(tmp_path_factory, content):
 
 
 override_keys = st.one_of(
-    st.sampled_from(sorted({".".join(p) for _, p in BASE_PATHS})),
+    st.sampled_from(sorted({".".join(map(str, p)) for _, p in BASE_PATHS})),
     st.text(string.ascii_lowercase + "._", min_size=0, max_size=20),
     st.sampled_from(["run.replications", "queue.capacity", "queue.timeout", "slo.latency",
                      "servers.count", "arrival.process", "batching.policy", "a..b", ".", ""]),
