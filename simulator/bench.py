@@ -9,8 +9,8 @@ figure to mean anything.
 
 from __future__ import annotations
 
+import argparse
 import resource
-import sys
 import time
 
 from .engine import simulate
@@ -46,5 +46,13 @@ def run_benchmark(n_requests: int = 1_000_000) -> str:
             f"peak memory: {peak_mb:.0f} MB (max RSS of this process)")
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m simulator.bench",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("requests", nargs="?", type=int, default=1_000_000,
+                        help="requests to simulate (default: 1,000,000)")
+    print(run_benchmark(parser.parse_args(argv).requests))
+
+
 if __name__ == "__main__":
-    print(run_benchmark(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))
+    main()
