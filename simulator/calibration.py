@@ -57,8 +57,22 @@ MIN_CORRELATION = 0.05
 """A measured noise correlation below this is left out of the scenario."""
 PENALTY_TIME_CONSTANTS_S = np.geomspace(1e-4, 1.0, 49)
 """Time constants tried for the idle penalty (only those within the idle times seen)."""
+STALL_FACTOR = 3.0
+"""A batch (with its gap to the next) over this many times its size's median may be a stall."""
+STALL_SIGMAS = 5.0
+"""... and only if that is also this many robust standard deviations of the log times."""
+MIN_STALLS = 3
 PENALTY_Z = 3.0
 """An idle penalty is kept when its fitted `max` exceeds this many standard errors."""
+
+
+@dataclass
+class StallFit:
+    """Rare stops of a busy server, found in the batch times and the gaps between them."""
+
+    every_s: float             # busy time per stall
+    durations_s: np.ndarray    # how much each stall added
+    occupancy_s: np.ndarray    # the occupancies with the stalls taken off
 
 
 @dataclass
@@ -76,6 +90,7 @@ class Fit:
     network_s: np.ndarray | None = None  # client send -> arrival (no client lateness)
     wakeups_s: np.ndarray | None = None  # per batch cut from idle: start - due
     idle_penalty: tuple[float, float] | None = None  # (max, time constant) in seconds
+    stalls: StallFit | None = None
 
 
 def measure(logs: list[ServeLog]) -> Fit:
@@ -96,11 +111,16 @@ def measure(logs: list[ServeLog]) -> Fit:
                                np.concatenate(idle))
     if penalty is not None:
         occupancy = [t - penalty_s(penalty, i) for t, i in zip(occupancy, idle, strict=True)]
+    own = [t + own_turnaround_s(start, finish, from_idle, turnaround_s)
+           for t, (start, finish, _, from_idle, _) in zip(model_s, batches, strict=True)]
+    stalls = find_stalls(np.concatenate(sizes), np.concatenate(occupancy), np.concatenate(own))
+    if stalls is not None:
+        occupancy = _split_like(stalls.occupancy_s, occupancy)
     notes = [f"turnaround {turnaround_s * 1e6:.0f} us (median of "
              f"{sum(g.size for g in back_to_back)} back-to-back gaps), "
              f"wake-up {_median(np.concatenate(wakeups)) * 1e6:.0f} us "
              f"(median over {sum(w.size for w in wakeups)} batches cut from idle)",
-             _penalty_note(penalty)]
+             _penalty_note(penalty), _stalls_note(stalls)]
     notes += [note for note in map(_saturation_note, logs) if note]
     for log in logs:
         answered = log.answered
@@ -114,7 +134,7 @@ def measure(logs: list[ServeLog]) -> Fit:
                _median(np.concatenate(wakeups)), np.clip(np.concatenate(before), 0, None),
                np.clip(np.concatenate(after), 0, None), rho, notes,
                np.clip(np.concatenate(network), 0, None) if network else None,
-               np.concatenate(wakeups), penalty)
+               np.concatenate(wakeups), penalty, stalls)
 
 
 def fit_idle_penalty(sizes: np.ndarray, occupancy_s: np.ndarray,
@@ -210,6 +230,51 @@ def _before_s(log: ServeLog) -> np.ndarray:
         idle = answered & (log["idle_arrival"] == 1)
         return log["enqueue_s"][idle] - log["scheduled_s"][idle]
     return np.zeros(0)
+
+
+def own_turnaround_s(start: np.ndarray, finish: np.ndarray, from_idle: np.ndarray,
+                     turnaround_s: float) -> np.ndarray:
+    """Per batch: the gap to the next batch when that one was cut straight after it (the
+    server was busy all along: reading, answering, or stalled), else `turnaround_s`."""
+    own = np.full(start.size, turnaround_s)
+    gap = start[1:] - finish[:-1]
+    busy = ~from_idle[1:]
+    own[:-1][busy] = np.maximum(gap[busy], 0.0)
+    return own
+
+
+def find_stalls(sizes: np.ndarray, occupancy_s: np.ndarray,
+                own_s: np.ndarray) -> StallFit | None:
+    """Stalls: batches whose model call plus own gap to the next batch (`own_s`) is over
+    STALL_FACTOR times their size's median occupancy and over STALL_SIGMAS robust standard
+    deviations of the log times above it (so a noisy server's slow batches are not
+    stalls). A server descheduled between two batches (27 ms seen on the testbed, with
+    work queued) holds its queue as surely as a slow model call, but a lognormal with the
+    cv such outliers give would have too low a body. None if fewer than MIN_STALLS."""
+    median = np.empty(sizes.size)
+    for size in np.unique(sizes):
+        median[sizes == size] = np.median(occupancy_s[sizes == size])
+    residual = np.log(np.maximum(occupancy_s, 1e-12) / median)
+    sigma = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    limit = max(math.log(STALL_FACTOR), STALL_SIGMAS * sigma)
+    stalled = np.log(np.maximum(own_s, 1e-12) / median) > limit
+    if stalled.sum() < MIN_STALLS:
+        return None
+    cleaned = np.where(stalled, median, occupancy_s)
+    return StallFit(float(own_s.sum() / stalled.sum()), own_s[stalled] - median[stalled],
+                    cleaned)
+
+
+def _split_like(values: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
+    return np.split(values, np.cumsum([p.size for p in parts])[:-1])
+
+
+def _stalls_note(stalls: StallFit | None) -> str:
+    if stalls is None:
+        return "stalls: none found"
+    return (f"stalls: {stalls.durations_s.size}, one per {stalls.every_s:.3g} s of busy time, "
+            f"median {np.median(stalls.durations_s) * 1e3:.3g} ms, longest "
+            f"{stalls.durations_s.max() * 1e3:.3g} ms")
 
 
 def idle_before_s(start: np.ndarray, finish: np.ndarray, from_idle: np.ndarray,
@@ -407,6 +472,9 @@ def scenario_data(fit: Fit, table: dict, logs: list[ServeLog], max_batch_size: i
     wakeup = delay_section(fit.wakeups_s) if fit.wakeups_s is not None else None
     if wakeup:
         servers["wakeup"] = _entry_text(wakeup)
+    if fit.stalls is not None:
+        servers["stalls"] = {"every": duration_text(fit.stalls.every_s),
+                             "duration": _entry_text(delay_section(fit.stalls.durations_s))}
     if fit.idle_penalty is not None:
         servers["idle_penalty"] = {"max": duration_text(fit.idle_penalty[0]),
                                    "time_constant": duration_text(fit.idle_penalty[1])}

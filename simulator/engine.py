@@ -90,6 +90,11 @@ class BatchPool:
         self.woken = False   # the wake-up is over: cut batches now
         self.idle_penalty = scenario.servers.idle_penalty
         self.free_since_s = [0.0] * self.servers  # when each server last finished a batch
+        self.stalls = scenario.servers.stalls
+        if self.stalls is not None:
+            self.stall_rng = stream(scenario.seed, replication, "stalls")
+            self.draw_stall_s = _delay_chunks(self.stalls.duration, self.stall_rng)
+            self.next_stall_s = [self._stall_gap_s() for _ in range(self.servers)]
         if self.wakeup is not None:
             rng = stream(scenario.seed, replication, "wakeup")
             self.draw_wakeup_s = _delay_chunks(self.wakeup, rng)
@@ -168,6 +173,8 @@ class BatchPool:
             service_s = sample_s(self.b_charged[batch])
             if self.idle_penalty is not None:
                 service_s += self.idle_penalty.extra_s(env.now - self.free_since_s[server_id])
+            if self.stalls is not None:
+                service_s += self._stalled_s(server_id, env.now, service_s)
             yield env.timeout(service_s)
             self.b_finish[batch] = self.free_since_s[server_id] = env.now
             if learn is not None:
@@ -176,6 +183,22 @@ class BatchPool:
             self.hot = True
             self.dispatch()
             self.hot = False
+
+    def _stalled_s(self, server_id: int, start_s: float, service_s: float) -> float:
+        """`servers.stalls`: how much longer the stalls striking this batch hold it
+        (stalls that struck while the server was idle pass unnoticed)."""
+        next_s = self.next_stall_s[server_id]
+        while next_s < start_s:
+            next_s += self._stall_gap_s()
+        extra_s = 0.0
+        while next_s < start_s + service_s + extra_s:
+            extra_s += self.draw_stall_s()
+            next_s += self._stall_gap_s()
+        self.next_stall_s[server_id] = next_s
+        return extra_s
+
+    def _stall_gap_s(self) -> float:
+        return float(self.stall_rng.exponential(self.stalls.every))
 
     def _wake_up(self) -> None:
         """`servers.wakeup`: ask the policy again once an idle server is awake."""

@@ -13,7 +13,7 @@ STREAM_IDS = {"arrivals": 0, "service": 1, "routing": 2, "faults": 3, "clients":
               # the request path outside the servers (simulator/client.py)
               "overhead_before": 20, "overhead_after": 21, "network_loss": 22,
               "network_delay": 23,
-              "classes": 5, "wakeup": 24}
+              "classes": 5, "wakeup": 24, "stalls": 25}
 
 
 def stream(seed: int, replication: int, name: str, index: int = 0) -> np.random.Generator:

@@ -137,6 +137,14 @@ class IdlePenalty(Section):
         return self.max * -math.expm1(-idle_s / self.time_constant)
 
 
+class Stalls(Section):
+    """Rare moments when a busy server stops (its process descheduled, a page fault
+    storm, a GC pause): a Poisson process in time."""
+
+    every: PositiveSeconds = Field(description="mean time between stalls")
+    duration: Delay = Field(description="how long a stall holds the batch in service")
+
+
 class ServersSection(Section):
     """Identical servers (model instances) fed from the one queue, and their price."""
 
@@ -150,6 +158,9 @@ class ServersSection(Section):
     idle_penalty: IdlePenalty | None = Field(
         None, description="a batch started after the server idled takes longer (cold "
         "caches, deep CPU sleep states, GPU clocks ramping down)")
+    stalls: Stalls | None = Field(
+        None, description="a stall that strikes a busy server holds its batch that much "
+        "longer; one that strikes an idle server is not noticed")
 
 
 class HardwareOption(Section):
@@ -217,7 +228,7 @@ class Scenario(Section):
     def _cross_checks(self):
         self._pick_hardware()
         resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
-        for key in ("wakeup", "idle_penalty"):
+        for key in ("wakeup", "idle_penalty", "stalls"):
             if getattr(self.servers, key) is not None and self.uses_fleet:
                 raise FieldError(f"servers.{key}", "is modelled for one pool only: not with "
                                  "replicas, classes, ensemble, stages, faults, autoscaling "

@@ -274,3 +274,23 @@ def test_extrapolation_follows_the_sizes_aligned_with_the_target():
     table, notes = service_table(sizes, times, 32)
     assert table[32]["mean"] == pytest.approx(1e-3 + 3.2e-3)
     assert "through the sizes 8, 16" in notes[0]
+
+
+def test_calibration_finds_stalls_and_keeps_them_out_of_the_table(tmp_path):
+    stalls = {"every": "200ms", "duration": "10ms"}
+    scenario = known_scenario(duration=40.0).with_overrides({"servers.stalls": stalls})
+    log = synthetic_log(tmp_path / "log.csv", scenario)
+    fit, notes = calibrate_logs([log], tmp_path / "fitted.yaml")
+    fitted = yaml.safe_load((tmp_path / "fitted.yaml").read_text())
+    found = fitted["servers"]["stalls"]
+    assert seconds(found["every"]) == pytest.approx(0.2, rel=0.25)
+    assert seconds(found["duration"]["mean"]) == pytest.approx(0.010, rel=0.1)
+    assert any(note.startswith("stalls: ") and "busy time" in note for note in notes)
+    # the table describes the batches without their stalls (known: 1 ms + 0.25 ms/request)
+    assert seconds(fitted["service"]["table"][2]["mean"]) == pytest.approx(1.5e-3, rel=0.05)
+    # a noisy server without stalls has none: slow batches are not stalls
+    noisy = known_scenario(duration=40.0).with_overrides({"service.table": {
+        k: {"mean": 1e-3 + 0.25e-3 * k, "cv": 0.6} for k in SIZES}})
+    fit, _ = calibrate_logs([synthetic_log(tmp_path / "noisy.csv", noisy)],
+                            tmp_path / "noisy.yaml")
+    assert fit.stalls is None

@@ -184,3 +184,23 @@ def test_idle_penalty_is_refused_with_the_fleet_model(tmp_path):
     with pytest.raises(ScenarioError, match="servers.idle_penalty"):
         _trace_scenario(tmp_path, [0, 1], replicas={"count": 2},
                         servers={"idle_penalty": {"max": "1ms", "time_constant": "1ms"}})
+
+
+def test_stalls_lengthen_busy_batches_by_poisson_theory(tmp_path):
+    # batches of one (1 ms) at 300 req/s; stalls every 20 ms of 2 ms each. A batch of
+    # length S is struck by rate r stalls while it lasts, each lengthening it by D:
+    # E[extra] = r S D / (1 - r D) (memoryless: stalls while idle do not matter)
+    data = {"name": "s", "seed": 4, "run": {"duration": 60.0, "replications": 1},
+            "arrival": {"process": "poisson", "rate": 300},
+            "batching": {"policy": "dynamic", "max_batch_size": 1, "max_queue_delay": 0},
+            "service": {"base": "1ms", "distribution": "deterministic"},
+            "servers": {"stalls": {"every": "20ms", "duration": "2ms"}}}
+    record = simulate(Scenario.from_dict(data), 0)
+    extra_s = record.batch_finish_s - record.batch_start_s - 0.001
+    done = ~np.isnan(extra_s)
+    r, s, d = 50.0, 0.001, 0.002
+    expected = r * s * d / (1 - r * d)
+    assert np.allclose(extra_s[done] / d, np.round(extra_s[done] / d), atol=1e-6)  # whole
+    standard_error = extra_s[done].std() / np.sqrt(done.sum())
+    assert abs(extra_s[done].mean() - expected) < 4 * standard_error
+    assert extra_s[done].mean() > 0.5 * expected  # not zero: the process is on
