@@ -188,8 +188,8 @@ class BatchPool:
         """`servers.stalls`: how much longer the stalls striking this batch hold it
         (stalls that struck while the server was idle pass unnoticed)."""
         next_s = self.next_stall_s[server_id]
-        while next_s < start_s:
-            next_s += self._stall_gap_s()
+        if next_s < start_s:  # memoryless: the next one after the idle spell
+            next_s = start_s + self._stall_gap_s()
         extra_s = 0.0
         while next_s < start_s + service_s + extra_s:
             extra_s += self.draw_stall_s()

@@ -144,6 +144,14 @@ class Stalls(Section):
     every: PositiveSeconds = Field(description="mean time between stalls")
     duration: Delay = Field(description="how long a stall holds the batch in service")
 
+    @model_validator(mode="after")
+    def _finite(self):
+        if self.duration.mean >= self.every:
+            raise FieldError("servers.stalls.duration", f"must be shorter on average than "
+                             f"stalls.every ({self.every:g} s), or a stalled batch would "
+                             "never finish", self.duration.mean)
+        return self
+
 
 class ServersSection(Section):
     """Identical servers (model instances) fed from the one queue, and their price."""

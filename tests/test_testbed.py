@@ -204,3 +204,11 @@ def test_stalls_lengthen_busy_batches_by_poisson_theory(tmp_path):
     standard_error = extra_s[done].std() / np.sqrt(done.sum())
     assert abs(extra_s[done].mean() - expected) < 4 * standard_error
     assert extra_s[done].mean() > 0.5 * expected  # not zero: the process is on
+
+
+def test_stalls_longer_than_their_interval_are_refused(tmp_path):
+    from simulator.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="servers.stalls.duration.*never finish"):
+        _trace_scenario(tmp_path, [0, 1], servers={"stalls": {"every": "2ms",
+                                                              "duration": "3ms"}})
