@@ -95,46 +95,50 @@ class Fit:
 
 def measure(logs: list[ServeLog]) -> Fit:
     """Pool the batches and request delays of every log."""
-    sizes, model_s, back_to_back, wakeups, after = [], [], [], [], []
     batches = [batches_of(log) for log in logs]
-    for start, finish, size, from_idle, due in batches:
-        sizes.append(size)
-        model_s.append(finish - start)
-        back_to_back.append((start[1:] - finish[:-1])[~from_idle[1:]])
-        wakeups.append(np.clip(start - due, 0, None)[from_idle])
-    before = [_before_s(log) for log in logs]
-    turnaround_s = _median(np.concatenate(back_to_back))
+    gaps = [(start[1:] - finish[:-1])[~from_idle[1:]] for start, finish, _, from_idle, _
+            in batches]
+    turnaround_s = _median(np.concatenate(gaps))
+    wakeups = np.concatenate([np.clip(start - due, 0, None)[from_idle]
+                              for start, _, _, from_idle, due in batches])
+    sizes = [size for _, _, size, _, _ in batches]
+    occupancy, penalty, stalls = occupancies(batches, turnaround_s)
+    rho = noise_correlation(list(zip(sizes, occupancy, strict=True)))
+    notes = [f"turnaround {turnaround_s * 1e6:.0f} us (median of "
+             f"{sum(g.size for g in gaps)} back-to-back gaps), wake-up "
+             f"{_median(wakeups) * 1e6:.0f} us (median over {wakeups.size} batches cut "
+             "from idle)", _penalty_note(penalty), _stalls_note(stalls),
+             *[note for note in map(_saturation_note, logs) if note],
+             f"service noise correlation between successive batches {rho:.2f}"]
+    after = [log["received_s"][log.answered] - log["batch_finish_s"][log.answered]
+             - turnaround_s for log in logs]
+    network = [log["arrival_s"][log.answered] - log["sent_s"][log.answered]
+               for log in logs if log.has("arrival_s") and log.has("sent_s")]
+    return Fit(np.concatenate(sizes), np.concatenate(occupancy), turnaround_s,
+               _median(wakeups), np.clip(np.concatenate([_before_s(log) for log in logs]), 0,
+                                         None),
+               np.clip(np.concatenate(after), 0, None), rho, notes,
+               np.clip(np.concatenate(network), 0, None) if network else None,
+               wakeups, penalty, stalls)
+
+
+def occupancies(batches: list, turnaround_s: float):
+    """Per log, each batch's occupancy (model call + turnaround) with the idle penalty
+    and the stalls taken off; the penalty and the stalls found (or None)."""
+    sizes = np.concatenate([size for _, _, size, _, _ in batches])
+    model_s = [finish - start for start, finish, _, _, _ in batches]
     idle = [idle_before_s(start, finish, from_idle, turnaround_s)
             for start, finish, _, from_idle, _ in batches]
     occupancy = [t + turnaround_s for t in model_s]
-    penalty = fit_idle_penalty(np.concatenate(sizes), np.concatenate(occupancy),
-                               np.concatenate(idle))
+    penalty = fit_idle_penalty(sizes, np.concatenate(occupancy), np.concatenate(idle))
     if penalty is not None:
         occupancy = [t - penalty_s(penalty, i) for t, i in zip(occupancy, idle, strict=True)]
     own = [t + own_turnaround_s(start, finish, from_idle, turnaround_s)
            for t, (start, finish, _, from_idle, _) in zip(model_s, batches, strict=True)]
-    stalls = find_stalls(np.concatenate(sizes), np.concatenate(occupancy), np.concatenate(own))
+    stalls = find_stalls(sizes, np.concatenate(occupancy), np.concatenate(own))
     if stalls is not None:
         occupancy = _split_like(stalls.occupancy_s, occupancy)
-    notes = [f"turnaround {turnaround_s * 1e6:.0f} us (median of "
-             f"{sum(g.size for g in back_to_back)} back-to-back gaps), "
-             f"wake-up {_median(np.concatenate(wakeups)) * 1e6:.0f} us "
-             f"(median over {sum(w.size for w in wakeups)} batches cut from idle)",
-             _penalty_note(penalty), _stalls_note(stalls)]
-    notes += [note for note in map(_saturation_note, logs) if note]
-    for log in logs:
-        answered = log.answered
-        after.append(log["received_s"][answered] - log["batch_finish_s"][answered]
-                     - turnaround_s)
-    rho = noise_correlation(list(zip(sizes, occupancy, strict=True)))
-    notes.append(f"service noise correlation between successive batches {rho:.2f}")
-    network = [log["arrival_s"][log.answered] - log["sent_s"][log.answered]
-               for log in logs if log.has("arrival_s") and log.has("sent_s")]
-    return Fit(np.concatenate(sizes), np.concatenate(occupancy), turnaround_s,
-               _median(np.concatenate(wakeups)), np.clip(np.concatenate(before), 0, None),
-               np.clip(np.concatenate(after), 0, None), rho, notes,
-               np.clip(np.concatenate(network), 0, None) if network else None,
-               np.concatenate(wakeups), penalty, stalls)
+    return occupancy, penalty, stalls
 
 
 def fit_idle_penalty(sizes: np.ndarray, occupancy_s: np.ndarray,
