@@ -296,8 +296,12 @@ def plot_timeline(run: SavedRun, replication: int = 0, bins: int = 200):
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(FIGSIZE[0], FIGSIZE[1] * 1.3), sharex=True)
     top.plot(centres, queue, color="C0", lw=1.2)
     top.set_ylabel("queue length (requests)")
-    bottom.plot(centres, sizes, color="C1", lw=1.2)
-    bottom.set_ylabel("mean batch size")
+    bottom.plot(centres, sizes, color="C1", lw=1.2, label="mean batch size")
+    if "batch_cap" in a:  # the adaptive policy: its cap over time
+        _, caps = batch_size_bins(a, replication, end_s, bins, "batch_cap")
+        bottom.plot(centres, caps, color="C2", lw=1.2, ls="--", label="adaptive cap (mean)")
+        bottom.legend(loc="best", fontsize="small")
+    bottom.set_ylabel("batch size")
     bottom.set_xlabel("simulated time (s)")
     warmup_s = float(a["warmup_s"][replication])
     for ax in (top, bottom):

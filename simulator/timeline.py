@@ -40,10 +40,12 @@ def time_weighted_bins(times_s: np.ndarray, levels: np.ndarray, end_s: float,
     return (edges[:-1] + edges[1:]) / 2, np.diff(area_at) / np.diff(edges)
 
 
-def batch_size_bins(arrays: dict, replication: int, end_s: float, bins: int):
-    """Bin centres and the mean size of the batches started in each bin (NaN if none)."""
+def batch_size_bins(arrays: dict, replication: int, end_s: float, bins: int,
+                    column: str = "batch_size"):
+    """Bin centres and the mean of a per-batch `column` (the size, or `batch_cap`: the
+    adaptive policy's cap) over the batches started in each bin (NaN if none)."""
     mine = arrays["batch_replication"] == replication
-    start_s, size = arrays["batch_start_s"][mine], arrays["batch_size"][mine]
+    start_s, size = arrays["batch_start_s"][mine], arrays[column][mine]
     edges = np.linspace(0.0, end_s, bins + 1)
     which = np.clip(np.digitize(start_s, edges) - 1, 0, bins - 1)
     total = np.bincount(which, weights=size, minlength=bins)

@@ -92,3 +92,26 @@ def test_report_of_a_run_folder(run_dir):
     md = (run_dir / "report.md").read_text()
     assert "latency p99 (ms)" in md and "seed 7" in md and " run " in md
     assert (run_dir / "report.html").read_text().count("<img") == 3
+
+
+def test_timeline_draws_the_adaptive_cap_it_saved(tmp_path):
+    import numpy as np
+    import yaml
+
+    from simulator.plots import plot_timeline
+    from simulator.saved import load_result
+
+    path = tmp_path / "a.yaml"
+    path.write_text(yaml.safe_dump(scenario_dict(
+        run={"duration": 3.0, "warmup": 0.5, "replications": 1},
+        batching={"policy": "adaptive", "max_batch_size": 16, "max_queue_delay": "5ms",
+                  "latency_objective": "8ms"})))
+    assert invoke("run", path, "--out", tmp_path / "out").exit_code == 0
+    (folder,) = (tmp_path / "out" / "t").iterdir()
+    run = load_result(folder)
+    caps = run.arrays()["batch_cap"]
+    figure = plot_timeline(run, bins=20)
+    lines = {line.get_label(): line for line in figure.axes[1].get_lines()}
+    drawn = lines["adaptive cap (mean)"].get_ydata()
+    assert np.nanmin(drawn) >= caps.min() and np.nanmax(drawn) <= caps.max()
+    assert np.nanmax(drawn) >= np.nanmax(lines["mean batch size"].get_ydata())  # cap >= size
