@@ -25,7 +25,9 @@ class ScenarioError(Exception):
 
     def __str__(self) -> str:
         where = f"{self.source}: {self.field}" if self.field else self.source
-        got = "" if self.value is _NO_VALUE else f" (got {_short_repr(self.value)})"
+        got = ""
+        if self.value is not _NO_VALUE and f"got {_short_repr(self.value)}" not in self.message:
+            got = f" (got {_short_repr(self.value)})"  # unless the message already says so
         return one_line(f"{where}: {self.message}{got}")
 
 

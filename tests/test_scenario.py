@@ -183,3 +183,11 @@ def test_yaml_sexagesimal_numbers_stay_strings():
     assert parse_set_options(["run.replications=1:2:3"]) == {"run.replications": "1:2:3"}
     with pytest.raises(ScenarioError, match="run.replications: input should be a valid integer"):
         Scenario.from_dict(BASE, overrides=parse_set_options(["run.replications=1:2:3"]))
+
+
+def test_a_bad_value_is_named_once():
+    data = scenario_dict(queue={"timeout": "-1ms"})
+    with pytest.raises(ScenarioError) as caught:
+        Scenario.from_dict(data, source="s.yaml")
+    assert str(caught.value).count("'-1ms'") == 1, str(caught.value)
+    assert "queue.timeout" in str(caught.value) and "negative" in str(caught.value)
