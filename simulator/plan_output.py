@@ -35,12 +35,28 @@ def render_plan(outcome: PlanOutcome) -> str:
         return "\n".join(lines)
     if outcome.chosen is None:
         lines += ["", "no configuration in the grid meets the SLO at this rate"]
+        closest = _closest(outcome)
+        if closest is not None:
+            lines.append("closest: " + _knobs(closest) + "  " + _figures(outcome, closest))
     else:
         lines += ["", "chosen: " + _knobs(outcome.chosen) + "  " + _figures(outcome, outcome.chosen)]
     if outcome.front:
         lines += ["", "Pareto front (cost, SLO statistic bound, capacity headroom):",
                   _table(point_rows(outcome, outcome.front))]
     return "\n".join(lines)
+
+
+def _closest(outcome: PlanOutcome) -> PointResult | None:
+    """The simulated point whose worst bound is nearest its limit (ratio to the limit; for
+    goodput, limit to bound), or None if none was simulated."""
+    def shortfall(point: PointResult) -> float:
+        ratios = [(point.bounds[t.label()] / t.limit if not t.is_goodput else
+                   t.limit / max(point.bounds[t.label()], 1e-12)) for t in outcome.targets]
+        return max(ratios)
+
+    simulated = [p for p in outcome.points
+                 if all(t.label() in p.bounds for t in outcome.targets)]
+    return min(simulated, key=shortfall, default=None)
 
 
 def _search_line(outcome: PlanOutcome) -> str:

@@ -115,3 +115,19 @@ def test_report_of_a_plan_draws_the_front_from_saved_files(latency_plan):
     height, width, _ = imread(folder / "pareto.png").shape
     assert height > 200 and width > 300
     assert "data:image/png;base64" in (folder / "report.html").read_text()
+
+
+def test_an_infeasible_plan_names_the_closest_configuration(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SCENARIO)
+    out = tmp_path / "results"
+    result = CliRunner().invoke(cli, ["plan", str(path), "--slo", "p99=8ms", "--grid",
+                                      "batching.max_batch_size=4,8", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "no configuration in the grid meets the SLO" in result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("closest: ")]
+    folder = next((out / "small").iterdir())
+    rows = [r for r in _rows(folder, "plan.csv") if r["p99<=8ms.bound"]]
+    best = min(rows, key=lambda r: float(r["p99<=8ms.bound"]))
+    assert f"batching.max_batch_size={best['batching.max_batch_size']}," in line
+    assert float(best["p99<=8ms.bound"]) > 0.008  # it is closest, and still infeasible
