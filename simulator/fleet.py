@@ -83,9 +83,13 @@ def class_specs(scenario: Scenario) -> list[ClassSpec]:
 
 
 def draw_classes(scenario: Scenario, replication: int, n: int) -> np.ndarray:
-    """The class of every arrival, drawn by share from the `classes` stream."""
+    """The class of every arrival: drawn by share from the `classes` stream, or, with
+    superposition arrivals, the stream it came from."""
     if not scenario.classes:
         return np.zeros(n, dtype=np.int16)
+    if scenario.arrival.process == "superposition":  # class k is stream k: the same draws
+        rng = stream(scenario.seed, replication, "arrivals")
+        return scenario.arrival.times_and_streams(rng, scenario.run.duration)[1]
     shares = np.array([c.share for c in scenario.classes])
     rng = stream(scenario.seed, replication, "classes")
     return rng.choice(len(shares), size=n, p=shares / shares.sum()).astype(np.int16)

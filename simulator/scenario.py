@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from . import closed as _closed  # noqa: F401 - registers arrival.process: closed
+from . import superposition as _superposition  # noqa: F401 - process: superposition
 from .arrivals import ARRIVAL_PROCESSES
 from .autoscaling import AutoscalingSection
 from .batching import BATCHING_POLICIES, resolve_latency_objective
@@ -259,8 +260,12 @@ class Scenario(Section):
         if self.is_closed_loop and self.run.requests is not None:
             raise FieldError("run.requests", "closed-loop arrivals need run.duration",
                              self.run.requests)
+        streams = getattr(self.arrival, "streams", None)
+        if streams is not None and self.run.requests is not None:
+            raise FieldError("run.requests", "superposition arrivals need run.duration",
+                             self.run.requests)
         check_classes(self.classes, self.queue.discipline, self.slo.latency if self.slo else None,
-                      self.batching)
+                      self.batching, len(streams) if streams is not None else None)
         self._check_client_path_alone()
         largest = self.service.largest_table_size
         if largest is not None and self.batching.largest_charged_size > largest:

@@ -127,7 +127,9 @@ class RequestClass(Section):
     """One request type: its share of the arrivals, its SLO and its priority."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=50)
-    share: float = Field(gt=0, le=1, description="fraction of the arrivals of this class")
+    share: float | None = Field(None, gt=0, le=1, description="fraction of the arrivals of "
+                                "this class (omitted with arrival.process: superposition, "
+                                "where class k is stream k)")
     priority: int = Field(0, ge=-1000, le=1000, description="higher is batched first "
                           "(queue.discipline: priority)")
     slo: PositiveSeconds | None = Field(
@@ -136,9 +138,25 @@ class RequestClass(Section):
     queue_policy: QueuePolicy = Field(default_factory=QueuePolicy)
 
 
+def _check_shares(classes: list[RequestClass], streams: int | None) -> None:
+    """Shares summing to 1; or, with a superposition, one class per stream and no shares."""
+    shares = [c.share for c in classes]
+    if streams is not None:
+        if len(classes) != streams or any(share is not None for share in shares):
+            raise FieldError("classes", f"with superposition arrivals, class k is stream k: "
+                             f"give {streams} classes without share:", shares)
+        return
+    if any(share is None for share in shares):
+        raise FieldError(f"classes.{shares.index(None)}.share", "required key is missing")
+    total = math.fsum(shares)
+    if abs(total - 1.0) > 1e-9:
+        raise FieldError("classes", f"shares must sum to 1, they sum to {total:g}", shares)
+
+
 def check_classes(classes: list[RequestClass] | None, discipline: str,
-                  default_slo_s: float | None, batching) -> None:
-    """Cross-checks of `classes:` against the discipline, the batcher and the scenario SLO."""
+                  default_slo_s: float | None, batching, streams: int | None = None) -> None:
+    """Cross-checks of `classes:` against the discipline, the batcher, the scenario SLO
+    and the arrival streams (`streams`: how many a superposition has, else None)."""
     if classes is not None and batching.policy_class.tracks_arrivals:
         raise FieldError("batching.policy", "classes: need a batcher that cuts batches from "
                          "the queue (none, dynamic, torchserve, ...), not one that forms "
@@ -150,10 +168,7 @@ def check_classes(classes: list[RequestClass] | None, discipline: str,
     names = [c.name for c in classes]
     if not classes or len(set(names)) != len(names):
         raise FieldError("classes", "give one or more classes with unique names", names)
-    total = math.fsum(c.share for c in classes)
-    if abs(total - 1.0) > 1e-9:
-        raise FieldError("classes", f"shares must sum to 1, they sum to {total:g}",
-                         [c.share for c in classes])
+    _check_shares(classes, streams)
     if discipline == "edf":
         for k, c in enumerate(classes):
             if c.slo is None and default_slo_s is None:
