@@ -225,8 +225,9 @@ class TraceArrivals(ArrivalProcess):
             times_s = read_trace_s(Path(self.path), self.column, self.time_unit)
         except ValueError as exc:
             raise FieldError("arrival.path", str(exc), self.path) from None
+        observed_rps = _observed_rate(times_s)  # refuses a trace without two timestamps
         if self.scale_to_rate is not None:
-            times_s = times_s * (_observed_rate(times_s) / self.scale_to_rate)
+            times_s = times_s * (observed_rps / self.scale_to_rate)
         self._times_s = times_s
         return self
 

@@ -64,7 +64,8 @@ def _describe(error: dict, root: type[BaseModel]) -> tuple[str | None, str, Any]
     kind, loc = error["type"], error["loc"]
     cause = (error.get("ctx") or {}).get("error")
     if hasattr(cause, "field"):
-        return cause.field, cause.message, cause.value if cause.value is not None else _NO_VALUE
+        value = cause.value if cause.value is not None else _NO_VALUE
+        return _nested_field(cause.field, _walk(loc, root)[0]), cause.message, value
     path, node = _walk(loc[:-1], root) if kind == "extra_forbidden" else _walk(loc, root)
     if kind == "extra_forbidden":
         key = str(loc[-1])
@@ -77,6 +78,15 @@ def _describe(error: dict, root: type[BaseModel]) -> tuple[str | None, str, Any]
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
     return path or None, message[:1].lower() + message[1:], error.get("input", _NO_VALUE)
+
+
+def _nested_field(field: str, path: str) -> str:
+    """A section's own error key (`arrival.path`) placed where the section sits when it is
+    nested in a list of its kind (`arrival.streams.1` -> `arrival.streams.1.path`)."""
+    head, _, rest = field.partition(".")
+    if rest and not field.startswith(path) and path.startswith(head + "."):
+        return f"{path}.{rest}"
+    return field
 
 
 def _tag_problem(error: dict, path: str, expected: list[str]) -> tuple[str, str, Any]:
@@ -116,8 +126,15 @@ def _walk(loc: tuple, root: type[BaseModel]) -> tuple[str, Any]:
             node = node[item]
             continue
         parts.append(str(item))
-        node = _child(node, item)
+        node = node.item if isinstance(node, _ListOf) else _child(node, item)
     return ".".join(parts), node
+
+
+class _ListOf:
+    """A list field's element (a model, or a {tag: class} dict for a tagged union)."""
+
+    def __init__(self, item: Any):
+        self.item = item
 
 
 def _child(node: Any, item: Any) -> Any:
@@ -131,6 +148,11 @@ def _resolve(annotation: Any) -> Any:
     """A model class, a {tag: class} dict for a tagged union, or None."""
     if typing.get_origin(annotation) is typing.Annotated:
         return _resolve(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) is list:
+        return _ListOf(_resolve(typing.get_args(annotation)[0]))
+    optional = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(optional) == 1 and len(typing.get_args(annotation)) == 2:  # X | None
+        return _resolve(optional[0])
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     members = [a for a in typing.get_args(annotation)

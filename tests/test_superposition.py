@@ -78,3 +78,29 @@ def test_classes_without_superposition_still_need_shares():
     with pytest.raises(ScenarioError, match=r"classes.1.share"):
         Scenario.from_dict(scenario_dict(classes=[{"name": "a", "share": 1.0},
                                                   {"name": "b"}]), source="s.yaml")
+
+
+@pytest.mark.parametrize("stream, key", [
+    ({"process": "poison", "rate": 3}, "arrival.streams.1.process: unknown process; did you "
+                                       "mean 'poisson'"),
+    ({"process": "poisson", "rat": 3}, "arrival.streams.1.rat: unknown key; did you mean "
+                                       "'rate'"),
+    ({"process": "trace", "path": "nope.csv"}, "arrival.streams.1.path: trace file"),
+    ({"process": "trace", "path": "one.csv"}, "arrival.streams.1.path: trace needs at least "
+                                              "two distinct timestamps"),
+])
+def test_errors_inside_a_stream_name_the_stream(tmp_path, stream, key):
+    (tmp_path / "one.csv").write_text("t\n1\n1\n")
+    data = scenario_dict(arrival={"process": "superposition",
+                                  "streams": [{"process": "poisson", "rate": 5}, stream]})
+    with pytest.raises(ScenarioError) as caught:
+        Scenario.from_dict(data, source="s.yaml", base_dir=tmp_path)
+    assert key in str(caught.value), str(caught.value)
+
+
+def test_a_typo_inside_a_list_of_classes_gets_a_suggestion():
+    data = scenario_dict(classes=[{"name": "a", "share": 1.0,
+                                   "queue_policy": {"timout": "1ms"}}])
+    with pytest.raises(ScenarioError, match=r"classes.0.queue_policy.timout: unknown key; "
+                                            r"did you mean 'timeout'"):
+        Scenario.from_dict(data, source="s.yaml")
