@@ -59,6 +59,8 @@ class BatchingConfig(Section):
     """Knobs shared by every policy (the `batching:` section)."""
 
     policy: str
+    switch_drops: ClassVar[tuple[str, ...]] = ()
+    """Common knobs a switch to this policy (an override of `batching.policy`) drops."""
     max_batch_size: int = Field(1, ge=1, le=1_000_000, description="largest batch a server takes")
     max_queue_delay: Seconds = Field(
         0.0, description="how long a batch may wait for more requests (per policy rule)"
@@ -133,6 +135,7 @@ class NoBatching(BatchingPolicy):
 
     class Config(BatchingConfig):
         policy: Literal["none"]
+        switch_drops = ("max_batch_size", "max_queue_delay")
 
         @model_validator(mode="after")
         def _one(self):
@@ -510,6 +513,19 @@ class SloAwareBatcher(BatchingPolicy):
         if reached(now_s, until_s):
             return self._take(queued)
         return Wait(until_s, queued + 1)
+
+
+def switch_policy(section: dict, previous: object, keep: set[str]) -> None:
+    """After an override changed `section["policy"]` from `previous`: drop the keys the new
+    policy does not take (`max_enqueued_batches` when leaving tfserving, the size and
+    delay when switching to none), except those in `keep` (set by overrides too), so that
+    a sweep or `--set` can go across policies. Unknown policies are left to validation."""
+    config = BATCHING_POLICIES.get(section.get("policy"))
+    if config is None or section.get("policy") == previous:
+        return
+    for key in [k for k in section if k != "policy" and k not in keep]:
+        if key not in config.model_fields or key in config.switch_drops:
+            del section[key]
 
 
 def resolve_latency_objective(config: BatchingConfig, slo_latency_s: float | None) -> None:

@@ -20,7 +20,7 @@ from . import closed as _closed  # noqa: F401 - registers arrival.process: close
 from . import superposition as _superposition  # noqa: F401 - process: superposition
 from .arrivals import ARRIVAL_PROCESSES
 from .autoscaling import AutoscalingSection
-from .batching import BATCHING_POLICIES, resolve_latency_objective
+from .batching import BATCHING_POLICIES, resolve_latency_objective, switch_policy
 from .client import NetworkConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .delays import Delay
@@ -456,7 +456,12 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
                 raise ScenarioError(source, ".".join(parts[: depth + 1]),
                                     f"is a value, not a section, so {key} cannot be set", child)
             node = child
+        previous = node.get(parts[-1])
         node[parts[-1]] = value
+        if parts[-2:] == ["batching", "policy"]:
+            prefix = key[: -len("policy")]
+            switch_policy(node, previous, {k[len(prefix):] for k in overrides
+                                           if k.startswith(prefix)})
     return data
 
 

@@ -191,3 +191,22 @@ def test_a_bad_value_is_named_once():
         Scenario.from_dict(data, source="s.yaml")
     assert str(caught.value).count("'-1ms'") == 1, str(caught.value)
     assert "queue.timeout" in str(caught.value) and "negative" in str(caught.value)
+
+
+def test_switching_policy_drops_the_knobs_the_new_one_does_not_take():
+    base = make_scenario(batching={"policy": "tfserving", "max_batch_size": 16,
+                                   "max_queue_delay": "5ms", "max_enqueued_batches": 3})
+    dynamic = base.with_overrides({"batching.policy": "dynamic"})
+    assert dynamic.batching.policy == "dynamic" and dynamic.batching.max_batch_size == 16
+    assert dynamic.batching.max_queue_delay == pytest.approx(0.005)
+    assert "max_enqueued_batches" not in dynamic.to_dict()["batching"]
+    none = base.with_overrides({"batching.policy": "none"})
+    assert none.batching.max_batch_size == 1
+    # a knob the override sets itself is kept (and still checked)
+    with pytest.raises(ScenarioError, match="batching.max_batch_size"):
+        base.with_overrides({"batching.policy": "none", "batching.max_batch_size": 4})
+    # the same policy again changes nothing; an unknown one is still refused
+    same = base.with_overrides({"batching.policy": "tfserving"})
+    assert same.batching.max_enqueued_batches == 3
+    with pytest.raises(ScenarioError, match="did you mean 'dynamic'"):
+        base.with_overrides({"batching.policy": "dynamc"})
