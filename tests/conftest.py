@@ -25,6 +25,18 @@ def make_scenario(**sections) -> Scenario:
     return Scenario.model_validate(data)
 
 
+def assert_check_refuses(path, fragment: str) -> None:
+    """`batchsim check PATH` exits 2 with one stderr line containing `fragment`."""
+    from click.testing import CliRunner
+
+    from simulator.cli import cli
+
+    result = CliRunner().invoke(cli, ["check", str(path)], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], lines
+
+
 def scenario_dict(**sections) -> dict:
     data = copy.deepcopy(BASE)
     data.update(sections)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from simulator.cli import cli
 from simulator.engine import simulate
 from simulator.records import COMPLETED, FAILED, IN_FLIGHT
 
-from conftest import make_scenario, scenario_dict
+from conftest import assert_check_refuses, make_scenario, scenario_dict
 
 OUTAGE = {"replica": 0, "at": "2s", "duration": "1s"}
 
@@ -85,8 +83,4 @@ def test_stragglers_slow_down_the_given_fraction_of_batches():
      "faults.stragglers.slowdown"),
 ])
 def test_bad_faults_exit_2(write_yaml, patch, fragment):
-    path = write_yaml(scenario_dict(**patch))
-    result = CliRunner().invoke(cli, ["check", str(path)], catch_exceptions=False)
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and fragment in lines[0], lines
+    assert_check_refuses(write_yaml(scenario_dict(**patch)), fragment)
