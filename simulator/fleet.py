@@ -48,14 +48,13 @@ def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecor
         fleet.start_users(stream(scenario.seed, replication, "clients"))
         end_s = run.duration
     else:
-        times_s = scenario.arrival.times_s(stream(scenario.seed, replication, "arrivals"),
-                                           horizon_s=run.duration, n=run.requests)
+        times_s, classes = arrival_times(scenario, replication)
         if scenario.ensemble:  # one task per branch, in request order
             times_s = np.repeat(times_s, scenario.ensemble.branches)
         client = plan_client_path(scenario, times_s, replication)  # replicas only
         if client is not None:
             times_s = client.queue_arrival_s
-        fleet = Fleet(env, scenario, times_s, replication)
+        fleet = Fleet(env, scenario, times_s, replication, classes)
         env.process(fleet.arrivals())
         end_s = run.duration if run.requests is None else \
             float(times_s[-1]) if times_s.size else 0.0
@@ -82,14 +81,19 @@ def class_specs(scenario: Scenario) -> list[ClassSpec]:
     return specs
 
 
+def arrival_times(scenario: Scenario, replication: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The open-loop arrival times, and with superposition arrivals and `classes:` the
+    class of each (class k is stream k); None when classes are drawn by share."""
+    rng, run = stream(scenario.seed, replication, "arrivals"), scenario.run
+    if scenario.classes and scenario.arrival.process == "superposition":
+        return scenario.arrival.times_and_streams(rng, run.duration)
+    return scenario.arrival.times_s(rng, horizon_s=run.duration, n=run.requests), None
+
+
 def draw_classes(scenario: Scenario, replication: int, n: int) -> np.ndarray:
-    """The class of every arrival: drawn by share from the `classes` stream, or, with
-    superposition arrivals, the stream it came from."""
+    """The class of every arrival, drawn by share from the `classes` stream."""
     if not scenario.classes:
         return np.zeros(n, dtype=np.int16)
-    if scenario.arrival.process == "superposition":  # class k is stream k: the same draws
-        rng = stream(scenario.seed, replication, "arrivals")
-        return scenario.arrival.times_and_streams(rng, scenario.run.duration)[1]
     shares = np.array([c.share for c in scenario.classes])
     rng = stream(scenario.seed, replication, "classes")
     return rng.choice(len(shares), size=n, p=shares / shares.sum()).astype(np.int16)
@@ -285,7 +289,7 @@ class Fleet:
     """The router and the replicas of one replication."""
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, times_s: np.ndarray,
-                 replication: int):
+                 replication: int, classes: np.ndarray | None = None):
         self.env, self.scenario = env, scenario
         self.waiters: dict[int, simpy.Event] | None = None
         if times_s is None:  # closed loop: requests are created during the run
@@ -305,8 +309,9 @@ class Fleet:
             self.outcome = np.zeros(n, dtype=np.int8)
             per_request = scenario.ensemble.branches if scenario.ensemble else \
                 len(scenario.stages) if scenario.stages else 1
-            self.klass = np.repeat(draw_classes(scenario, replication, n // per_request),
-                                   per_request)
+            if classes is None:
+                classes = draw_classes(scenario, replication, n // per_request)
+            self.klass = np.repeat(classes, per_request)
             self.replica_of = np.full(n, -1, dtype=np.int32)
         self.specs = class_specs(scenario)
         self.discipline = scenario.queue.discipline
