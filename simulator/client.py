@@ -1,9 +1,9 @@
 """The request path outside the servers: per-request overheads and the client network.
 
-Owns `service.overhead` (`before`: hand-off delay until the request reaches the
-queue; `after`: response path after its batch ends) and the `network:` section
-(per-leg delay, lost attempts, client timeout and retries). Neither occupies a
-server. Because losses and delays do not depend on the servers' state, every
+Simulates `service.overhead` (`before`: hand-off delay until the request reaches
+the queue; `after`: response path after its batch ends) and the `network:` section
+(per-leg delay, lost attempts, client timeout and retries; their schema is
+`network.py`). Neither occupies a server. Because losses and delays do not depend on the servers' state, every
 attempt is generated before the run: `plan_client_path` turns the client send
 times into the (re-sorted) times at which attempts reach the queue, which the
 engine simulates like any arrivals, and `ClientPlan.attach` adds to its record
@@ -27,49 +27,15 @@ The client's timeout only detects lost attempts: an answer slower than
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
 
-from .config import FieldError, PositiveSeconds, Seconds, Section
-from .delays import Delay, DelayConfig
+from .delays import DelayConfig
+from .network import NetworkConfig
 from .records import COMPLETED, FAILED, IN_FLIGHT, ReplicationRecord
 from .rng import stream
 
 LEG_REQUEST, LEG_RESPONSE = 0, 1
-
-
-class OverheadConfig(Section):
-    """`service.overhead`: per-request delays outside the server (never occupy it)."""
-
-    before: Delay | None = Field(None, description="hand-off: delays when the request "
-                                 "reaches the queue")
-    after: Delay | None = Field(None, description="response path: added after the batch ends")
-
-
-class NetworkConfig(Section):
-    """`network:`: client <-> server delay per leg, lost attempts and client retries."""
-
-    delay: Delay = Field(default_factory=lambda: DelayConfig(mean=0.0),
-                         description="one-way delay, drawn for each leg of each attempt")
-    failure_probability: float = Field(0.0, ge=0, lt=1,
-                                       description="chance that an attempt is lost")
-    lost_on: Literal["request", "response", "both"] = Field(
-        "both", description="the leg a lost attempt is lost on (both: either, equally)")
-    timeout: PositiveSeconds | None = Field(
-        None, description="the client retries an attempt not answered within this")
-    max_retries: int = Field(3, ge=0, le=100, description="retries after the first attempt")
-    backoff: Seconds = Field(0.0, description="wait after a timeout before the retry")
-    backoff_multiplier: float = Field(1.0, ge=1, le=10, description="each retry waits this "
-                                      "many times longer than the one before (2: exponential)")
-
-    @model_validator(mode="after")
-    def _timeout_needed(self):
-        if self.failure_probability > 0 and self.timeout is None:
-            raise FieldError("network.timeout", "required when network.failure_probability "
-                             "> 0 (the client detects a lost attempt by its timeout)")
-        return self
 
 
 @dataclass

@@ -31,11 +31,11 @@ from .closed import think_sampler
 from .disciplines import ClassQueue, ClassSpec
 from .engine import _delay_until, expected_service, set_alarm
 from .faults import straggle_factors
+from .joins import join_stages
 from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
 from .scenario import Scenario
 from .service import ServiceSampler
-from .stages import join_stages
 
 
 def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecord:

@@ -21,12 +21,12 @@ from . import superposition as _superposition  # noqa: F401 - process: superposi
 from .arrivals import ARRIVAL_PROCESSES
 from .autoscaling import AutoscalingSection
 from .batching import BATCHING_POLICIES, resolve_latency_objective, switch_policy
-from .client import NetworkConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .delays import Delay
 from .errors import ScenarioError, translate_validation_error
 from .faults import FaultsSection
 from .grid import SweepSection
+from .network import NetworkConfig
 from .service import ServiceConfig
 from .stages import StageSection
 from .topology import Discipline, EnsembleSection, ReplicasSection, RequestClass, check_classes

@@ -19,9 +19,9 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, PrivateAttr, Strict, ValidationInfo, field_validator, model_validator
 
-from .client import OverheadConfig
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .errors import ScenarioError
+from .network import OverheadConfig
 from .service_samples import factors_by_size, read_samples, sample_means
 
 Distribution = Literal["deterministic", "exponential", "gamma", "lognormal", "empirical"]

@@ -1,7 +1,7 @@
 """Pipelines (`stages:`): a request passes through several stages in order.
 
-Owns the schema of a stage and the joining of a request's stage tasks into
-its end-to-end answer. Each stage has its own queue, batching policy, servers
+Owns the schema of a stage (the joining of a request's stage tasks into its
+end-to-end answer is `joins.py`). Each stage has its own queue, batching policy, servers
 and service times (any of `batching`, `service`, `servers` left out is taken
 from the scenario's top-level section); a request enters stage s+1 when its
 batch at stage s finishes, and is lost if any stage rejects it or times it
@@ -22,12 +22,10 @@ from __future__ import annotations
 
 from typing import Annotated, Union
 
-import numpy as np
 from pydantic import Field
 
 from .batching import BATCHING_POLICIES
 from .config import Section
-from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .service import ServiceConfig
 
 StageBatching = Annotated[
@@ -49,20 +47,3 @@ class StageSection(Section):
     batching: StageBatching | None = None
     service: ServiceConfig | None = None
     servers: StageServers | None = None
-
-
-def join_stages(record: ReplicationRecord, stages: int) -> None:
-    """Fill the client arrays: request j is answered when its last stage completes."""
-    n = record.arrival_s.size // stages
-    outcome = record.outcome.reshape(n, stages)
-    rows = np.arange(n)
-    last = rows * stages + stages - 1
-    answered = record.outcome[last] == COMPLETED
-    record.sent_s = record.arrival_s[::stages].copy()
-    record.delivery = np.where(answered, last, -1)
-    record.response_delay_s = np.zeros(n)
-    client = np.full(n, IN_FLIGHT, dtype=np.int8)
-    client[answered] = COMPLETED
-    for code in (FAILED, TIMED_OUT, REJECTED):  # the first listed wins on ties: rejected
-        client[~answered & (outcome == code).any(axis=1)] = code
-    record.client_outcome = client
