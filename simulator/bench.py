@@ -15,7 +15,7 @@ import time
 
 from .engine import simulate
 from .metrics import summarize
-from .scenario import Scenario
+from .model.scenario import Scenario
 
 
 def standard_scenario(n_requests: int = 1_000_000) -> Scenario:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .errors import ScenarioError
+from .model.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -53,7 +53,7 @@ def _scenario_options(func):
 
 
 def load_scenario_arg(scenario_file: Path, overrides: tuple[str, ...]):
-    from .scenario import Scenario, parse_set_options
+    from .model.scenario import Scenario, parse_set_options
 
     return Scenario.from_yaml(scenario_file, parse_set_options(overrides))
 
@@ -110,7 +110,7 @@ def _scenario_to_run(scenario_file, overrides, from_summary):
 
     scenario = scenario_from_summary(from_summary)
     if overrides:
-        from .scenario import parse_set_options
+        from .model.scenario import parse_set_options
 
         scenario = scenario.with_overrides(parse_set_options(overrides), str(from_summary))
     return scenario
@@ -129,7 +129,7 @@ def check(scenario_file, overrides):
 @cli.command()
 def schema():
     """Print the JSON Schema of a scenario file (for editors' YAML completion)."""
-    from .scenario import Scenario
+    from .model.scenario import Scenario
 
     document = Scenario.model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"

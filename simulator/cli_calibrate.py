@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from .cli import cli, load_scenario_arg, warn
-from .errors import ScenarioError
-from .units import parse_duration_s
+from .model.errors import ScenarioError
+from .model.units import parse_duration_s
 
 
 @cli.command()

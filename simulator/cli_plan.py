@@ -64,14 +64,14 @@ def plan(scenario_file, overrides, rate, slos, grid_texts, objective, max_rate, 
 
 
 def _grids(base, grid_texts):
-    from .grid import merge_grids, parse_grid, section_grids
+    from .model.grid import merge_grids, parse_grid, section_grids
 
     cli_grids = [parse_grid(text, base) for text in grid_texts]
     return merge_grids(section_grids(base.sweep, base), cli_grids)
 
 
 def _check_goodput(base, targets) -> None:
-    from .errors import ScenarioError
+    from .model.errors import ScenarioError
 
     if any(t.is_goodput for t in targets) and base.slo is None:
         raise ScenarioError("--slo", None, "a goodput target needs the scenario's slo.latency "

@@ -28,7 +28,7 @@ def profile(model_spec, batch_sizes, input_factory, repeats, warmup, output):
     the fitted base + per_item with R². Include it in a scenario with
     `service: {table_file: profile.yaml}`.
     """
-    from .errors import ScenarioError
+    from .model.errors import ScenarioError
     from .profiling import load_callable, render_profile
     from .profiling import profile as run_profile
 
@@ -55,7 +55,7 @@ def profile(model_spec, batch_sizes, input_factory, repeats, warmup, output):
 
 
 def _sizes(text: str) -> list[int]:
-    from .errors import ScenarioError
+    from .model.errors import ScenarioError
 
     try:
         sizes = [int(part) for part in text.split(",")]

@@ -42,7 +42,7 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
 
     Re-running the same command after an interrupt computes only the missing points.
     """
-    from .grid import merge_grids, parse_grid, section_grids
+    from .model.grid import merge_grids, parse_grid, section_grids
     from .sweep_plan import make_plan
 
     base = load_scenario_arg(scenario_file, overrides)

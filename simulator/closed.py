@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import Field
 
 from .arrivals import ArrivalProcess, arrival_process
-from .delays import Delay, DelayConfig
+from .model.delays import Delay, DelayConfig
 
 _CHUNK = 4096
 

@@ -15,8 +15,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from . import theory
+from .model.scenario import Scenario
 from .runner import run
-from .scenario import Scenario
 
 STATISTICS = {"mean": None, "p50": 0.50, "p90": 0.90, "p99": 0.99}
 

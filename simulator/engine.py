@@ -23,9 +23,9 @@ import simpy
 
 from .batching import INF, Dispatch, reached
 from .client import plan_client_path
+from .model.scenario import Scenario
 from .records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
-from .scenario import Scenario
 from .service import ServiceSampler
 
 

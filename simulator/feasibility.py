@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ScenarioError
 from .metrics import WindowView
+from .model.errors import ScenarioError
+from .model.units import parse_duration_s
 from .records import IN_FLIGHT, ReplicationRecord
-from .units import parse_duration_s
 
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
 _QUANTILE = re.compile(r"^p(\d+(?:\.\d+)?)$")

@@ -24,17 +24,17 @@ from collections import deque
 import numpy as np
 import simpy
 
-from .autoscaling import decide as autoscaling_decide
 from .batching import INF, Dispatch
 from .client import plan_client_path
 from .closed import think_sampler
 from .disciplines import ClassQueue, ClassSpec
 from .engine import _delay_until, expected_service, set_alarm
-from .faults import straggle_factors
 from .joins import join_stages
+from .model.autoscaling import decide as autoscaling_decide
+from .model.faults import straggle_factors
+from .model.scenario import Scenario
 from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
-from .scenario import Scenario
 from .service import ServiceSampler
 
 

@@ -14,11 +14,11 @@ import math
 import time
 from pathlib import Path
 
+from .model.scenario import Scenario
 from .plan_search import PlanOutcome, chosen_scenario
 from .planning import PointResult
 from .results import atomic_folder, environment_meta, new_run_id
 from .runner import json_safe
-from .scenario import Scenario
 from .sweep_table import table_csv
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .feasibility import FEASIBLE, SloTarget
-from .grid import Grid, grid_points
+from .model.grid import Grid, grid_points
+from .model.scenario import Scenario
 from .planning import (
     Planner,
     PointResult,
@@ -25,7 +26,6 @@ from .planning import (
     unit_cost,
 )
 from .runner import apply_auto_warmup, simulate_replications
-from .scenario import Scenario
 
 
 @dataclass

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .feasibility import FEASIBLE, INFEASIBLE, SloTarget, sequential_test
-from .grid import grid_points
-from .scenario import Scenario
+from .model.grid import grid_points
+from .model.scenario import Scenario
 
 SERVERS_KEY = "servers.count"
 

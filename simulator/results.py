@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ScenarioError
+from .model.errors import ScenarioError
+from .model.scenario import Scenario
 from .records import ReplicationRecord
 from .runner import RunResult, json_safe
-from .scenario import Scenario
 
 SUMMARY_FILE, SCENARIO_FILE, ARRAYS_FILE = "summary.json", "scenario.yaml", "requests.npz"
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from .engine import simulate
 from .interrupts import worker_pool
 from .metrics import summarize
+from .model.scenario import Scenario
 from .records import ReplicationRecord
-from .scenario import Scenario
 from .warmup import auto_warmup_cuts_s
 
 PARALLEL_MIN_ARRIVALS = 300_000

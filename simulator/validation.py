@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .metrics import distribution
-from .scenario import Scenario
+from .model.scenario import Scenario
 from .servelog import ServeLog
 
 STATISTICS = ("p50", "p90", "p95", "p99", "mean")

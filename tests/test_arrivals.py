@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from simulator.arrivals import ARRIVAL_PROCESSES
-from simulator.errors import ScenarioError
+from simulator.model.errors import ScenarioError
+from simulator.model.scenario import Scenario
 from simulator.rng import stream
-from simulator.scenario import Scenario
 from simulator.traces import read_trace_s
 
 from conftest import scenario_dict

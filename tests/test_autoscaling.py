@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.autoscaling import AutoscalingSection, decide
 from simulator.engine import simulate
+from simulator.model.autoscaling import AutoscalingSection, decide
 from simulator.runner import run
 
 from conftest import assert_check_refuses, make_scenario, scenario_dict

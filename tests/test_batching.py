@@ -4,7 +4,7 @@ import pytest
 
 from simulator import Scenario, ScenarioError
 from simulator.batching import BATCHING_POLICIES, INF, Dispatch, Wait, batching_policy
-from simulator.config import Registry
+from simulator.model.config import Registry
 
 from conftest import scenario_dict
 

@@ -18,10 +18,10 @@ from test_invariants import scenarios, settings_for
 
 from simulator import run
 from simulator.cli import cli
-from simulator.delays import DelayConfig
 from simulator.engine import simulate
+from simulator.model.delays import DelayConfig
+from simulator.model.scenario import Scenario
 from simulator.records import COMPLETED, FAILED, IN_FLIGHT
-from simulator.scenario import Scenario
 
 from conftest import scenario_dict
 
@@ -296,7 +296,7 @@ def test_overheads_in_front_of_replicas_shift_latency_exactly():
     """Deterministic overheads add exactly before + after to every request behind a
     router, and the books still balance with a lossy network."""
     from simulator.engine import simulate
-    from simulator.scenario import Scenario
+    from simulator.model.scenario import Scenario
 
     base = {"name": "r", "seed": 4, "run": {"duration": "20s", "warmup": "1s"},
             "arrival": {"process": "constant", "rate": 200},

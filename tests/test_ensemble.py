@@ -9,10 +9,10 @@ import pytest
 
 from simulator import theory
 from simulator.engine import simulate
-from simulator.errors import ScenarioError
+from simulator.model.errors import ScenarioError
+from simulator.model.scenario import Scenario
 from simulator.records import COMPLETED
 from simulator.runner import run
-from simulator.scenario import Scenario
 
 MU_RPS = 1000.0
 

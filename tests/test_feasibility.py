@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 
-from simulator.errors import ScenarioError
 from simulator.feasibility import (
     FEASIBLE,
     INFEASIBLE,
@@ -16,6 +15,7 @@ from simulator.feasibility import (
     parse_slo,
     sequential_test,
 )
+from simulator.model.errors import ScenarioError
 from simulator.records import COMPLETED, IN_FLIGHT, REJECTED, ReplicationRecord
 
 
@@ -95,7 +95,7 @@ def test_clear_cases_stop_early_and_close_cases_use_more_replications():
 def test_targets_read_latency_on_the_client_clock():
     """A fixed 10 ms hand-off outside the server adds exactly 10 ms to every statistic."""
     from simulator.engine import simulate
-    from simulator.scenario import Scenario
+    from simulator.model.scenario import Scenario
 
     base = {"name": "c", "seed": 2, "run": {"duration": "20s", "warmup": "2s"},
             "arrival": {"process": "poisson", "rate": 100},

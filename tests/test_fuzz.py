@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.cli import cli
-from simulator.errors import ScenarioError
-from simulator.scenario import Scenario
+from simulator.model.errors import ScenarioError
+from simulator.model.scenario import Scenario
 
 from conftest import BASE
 

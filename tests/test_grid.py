@@ -2,10 +2,10 @@
 
 import pytest
 
-from simulator.errors import ScenarioError
-from simulator.grid import grid_points, merge_grids, parse_grid, section_grids
-from simulator.scenario import Scenario
-from simulator.units import parse_duration_s
+from simulator.model.errors import ScenarioError
+from simulator.model.grid import grid_points, merge_grids, parse_grid, section_grids
+from simulator.model.scenario import Scenario
+from simulator.model.units import parse_duration_s
 
 from conftest import make_scenario, scenario_dict
 

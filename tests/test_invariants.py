@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.engine import simulate
+from simulator.model.scenario import Scenario
 from simulator.records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT
-from simulator.scenario import Scenario
 
 EPS = 1e-9
 POLICIES = ["none", "dynamic", "tfserving", "torchserve", "window"]

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import cli
-from simulator.grid import parse_grid
+from simulator.model.grid import parse_grid
 from simulator.sweep import run_sweep
 from simulator.sweep_plan import make_plan
 

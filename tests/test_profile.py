@@ -7,8 +7,8 @@ import yaml
 from click.testing import CliRunner
 
 from simulator.cli import cli
+from simulator.model.scenario import Scenario
 from simulator.profiling import linear_fit
-from simulator.scenario import Scenario
 
 from conftest import scenario_dict
 

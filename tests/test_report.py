@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import cli
-from simulator.grid import parse_grid
+from simulator.model.grid import parse_grid
 from simulator.saved import SavedSweep
 from simulator.slo_capacity import max_load_per_setting
 from simulator.sweep import run_sweep

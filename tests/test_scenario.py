@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from simulator.errors import ScenarioError
-from simulator.scenario import Scenario, parse_set_options
+from simulator.model.errors import ScenarioError
+from simulator.model.scenario import Scenario, parse_set_options
 
 from conftest import BASE, make_scenario, scenario_dict
 

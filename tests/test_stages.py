@@ -9,9 +9,9 @@ import pytest
 
 from simulator import theory
 from simulator.engine import simulate
+from simulator.model.scenario import Scenario
 from simulator.records import COMPLETED, REJECTED
 from simulator.runner import run
-from simulator.scenario import Scenario
 
 from conftest import make_scenario
 

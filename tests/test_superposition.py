@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from simulator.engine import simulate
-from simulator.errors import ScenarioError
+from simulator.model.errors import ScenarioError
+from simulator.model.scenario import Scenario
 from simulator.rng import stream
 from simulator.runner import run
-from simulator.scenario import Scenario
 
 from conftest import scenario_dict
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from simulator import sweep as sweep_module
 from simulator.cli import cli
-from simulator.grid import parse_grid
+from simulator.model.grid import parse_grid
 from simulator.runner import json_safe, run
 from simulator.sweep import run_sweep
 from simulator.sweep_plan import make_plan

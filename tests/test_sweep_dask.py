@@ -2,7 +2,7 @@
 
 import pytest
 
-from simulator.grid import parse_grid
+from simulator.model.grid import parse_grid
 from simulator.sweep import run_sweep
 from simulator.sweep_plan import make_plan
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from simulator.cli import cli
 from simulator.engine import simulate
-from simulator.scenario import Scenario
+from simulator.model.scenario import Scenario
 from simulator.servelog import COLUMNS, read_log, write_log
 from simulator.simlog import log_columns
 from simulator.testbed.loadgen import ClientStamps, poisson_schedule_ns
@@ -158,7 +158,7 @@ def test_an_idle_server_wakes_up_and_a_busy_one_goes_on_at_once(tmp_path):
 
 
 def test_wakeup_is_refused_with_the_fleet_model(tmp_path):
-    from simulator.errors import ScenarioError
+    from simulator.model.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match="servers.wakeup"):
         _trace_scenario(tmp_path, [0, 1], servers={"wakeup": "1ms"},
@@ -179,7 +179,7 @@ def test_a_batch_after_idle_pays_the_idle_penalty(tmp_path):
 
 
 def test_idle_penalty_is_refused_with_the_fleet_model(tmp_path):
-    from simulator.errors import ScenarioError
+    from simulator.model.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match="servers.idle_penalty"):
         _trace_scenario(tmp_path, [0, 1], replicas={"count": 2},
@@ -207,7 +207,7 @@ def test_stalls_lengthen_busy_batches_by_poisson_theory(tmp_path):
 
 
 def test_stalls_longer_than_their_interval_are_refused(tmp_path):
-    from simulator.errors import ScenarioError
+    from simulator.model.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match="servers.stalls.duration.*never finish"):
         _trace_scenario(tmp_path, [0, 1], servers={"stalls": {"every": "2ms",

@@ -20,8 +20,8 @@ from scipy import stats
 from scipy.special import gammaln, logsumexp
 
 from simulator import theory
+from simulator.model.scenario import Scenario
 from simulator.runner import run
-from simulator.scenario import Scenario
 
 SERVICE_RATE_RPS = 1000.0  # mu: exponential/deterministic service of mean 1 ms
 SE_TOLERANCE = 4.0

@@ -21,8 +21,8 @@ import pytest
 
 from simulator import theory
 from simulator.breakdown import breakdowns
+from simulator.model.scenario import Scenario
 from simulator.runner import run
-from simulator.scenario import Scenario
 
 MU_RPS = 1000.0
 SE_TOLERANCE = 4.0

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from simulator.units import format_duration, parse_duration_s
+from simulator.model.units import format_duration, parse_duration_s
 
 
 @pytest.mark.parametrize("text, seconds", [

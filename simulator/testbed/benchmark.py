@@ -50,7 +50,7 @@ from ..calibration import (
     idle_before_s,
     penalty_s,
 )
-from ..scenario import Scenario
+from ..model.scenario import Scenario
 from ..servelog import ServeLog, read_log
 from ..validation import measured_latency_s, predict
 from .model import BLAS_THREAD_VARIABLES, DEFAULT_HIDDEN

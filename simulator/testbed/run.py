@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model.units import parse_duration_s
 from ..servelog import write_log
-from ..units import parse_duration_s
 from . import loadgen
 from .model import BLAS_THREAD_VARIABLES, DEFAULT_HIDDEN
 

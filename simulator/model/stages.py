@@ -24,9 +24,9 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from .batching import BATCHING_POLICIES
+from ..batching import BATCHING_POLICIES
+from ..service import ServiceConfig
 from .config import Section
-from .service import ServiceConfig
 
 StageBatching = Annotated[
     Union[tuple(BATCHING_POLICIES.values())],  # noqa: UP007 - built from the registry

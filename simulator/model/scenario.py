@@ -16,18 +16,18 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
-from . import closed as _closed  # noqa: F401 - registers arrival.process: closed
-from . import superposition as _superposition  # noqa: F401 - process: superposition
-from .arrivals import ARRIVAL_PROCESSES
+from .. import closed as _closed  # noqa: F401 - registers arrival.process: closed
+from .. import superposition as _superposition  # noqa: F401 - process: superposition
+from ..arrivals import ARRIVAL_PROCESSES
+from ..batching import BATCHING_POLICIES, resolve_latency_objective, switch_policy
+from ..service import ServiceConfig
 from .autoscaling import AutoscalingSection
-from .batching import BATCHING_POLICIES, resolve_latency_objective, switch_policy
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .delays import Delay
 from .errors import ScenarioError, translate_validation_error
 from .faults import FaultsSection
 from .grid import SweepSection
 from .network import NetworkConfig
-from .service import ServiceConfig
 from .stages import StageSection
 from .topology import Discipline, EnsembleSection, ReplicasSection, RequestClass, check_classes
 from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
