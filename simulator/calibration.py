@@ -431,7 +431,7 @@ def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
     `empirical`); returns the fit and notes for the user. Bad logs raise ScenarioError."""
     from .model.scenario import Scenario
     from .model.yaml_io import dump_yaml
-    from .service_samples import write_samples
+    from .workload.service_samples import write_samples
 
     logs = [read_log(path) for path in paths]
     fit = measure(logs)

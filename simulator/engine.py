@@ -26,7 +26,7 @@ from .client import plan_client_path
 from .model.scenario import Scenario
 from .records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
-from .service import ServiceSampler
+from .workload.service import ServiceSampler
 
 
 def simulate(scenario: Scenario, replication: int = 0) -> ReplicationRecord:

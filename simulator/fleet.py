@@ -26,7 +26,6 @@ import simpy
 
 from .batching import INF, Dispatch
 from .client import plan_client_path
-from .closed import think_sampler
 from .disciplines import ClassQueue, ClassSpec
 from .engine import _delay_until, expected_service, set_alarm
 from .joins import join_stages
@@ -35,7 +34,8 @@ from .model.faults import straggle_factors
 from .model.scenario import Scenario
 from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
-from .service import ServiceSampler
+from .workload.closed import think_sampler
+from .workload.service import ServiceSampler
 
 
 def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecord:

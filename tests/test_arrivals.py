@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from simulator.arrivals import ARRIVAL_PROCESSES
 from simulator.model.errors import ScenarioError
 from simulator.model.scenario import Scenario
 from simulator.rng import stream
-from simulator.traces import read_trace_s
+from simulator.workload.arrivals import ARRIVAL_PROCESSES
+from simulator.workload.traces import read_trace_s
 
 from conftest import scenario_dict
 

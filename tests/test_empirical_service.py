@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from simulator.cli import cli
 from simulator.model.scenario import Scenario
 from simulator.runner import run
-from simulator.service import ServiceSampler
+from simulator.workload.service import ServiceSampler
 
 from conftest import scenario_dict
 

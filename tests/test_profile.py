@@ -74,7 +74,7 @@ def test_per_size_cv_table_drives_the_noise():
     assert s.service.mean_s(8) == pytest.approx(0.006)
     import numpy as np
 
-    from simulator.service import ServiceSampler
+    from simulator.workload.service import ServiceSampler
 
     sampler = ServiceSampler(s.service, np.random.default_rng(3), 8)
     ones = np.array([sampler.sample_s(1) for _ in range(20000)])

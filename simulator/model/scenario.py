@@ -16,11 +16,11 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
-from .. import closed as _closed  # noqa: F401 - registers arrival.process: closed
-from .. import superposition as _superposition  # noqa: F401 - process: superposition
-from ..arrivals import ARRIVAL_PROCESSES
 from ..batching import BATCHING_POLICIES, resolve_latency_objective, switch_policy
-from ..service import ServiceConfig
+from ..workload import closed as _closed  # noqa: F401 - registers arrival.process: closed
+from ..workload import superposition as _superposition  # noqa: F401 - process: superposition
+from ..workload.arrivals import ARRIVAL_PROCESSES
+from ..workload.service import ServiceConfig
 from .autoscaling import AutoscalingSection
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .delays import Delay

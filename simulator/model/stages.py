@@ -25,7 +25,7 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from ..batching import BATCHING_POLICIES
-from ..service import ServiceConfig
+from ..workload.service import ServiceConfig
 from .config import Section
 
 StageBatching = Annotated[

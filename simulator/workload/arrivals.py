@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from .model.config import FieldError, PositiveSeconds, Registry, Section
+from ..model.config import FieldError, PositiveSeconds, Registry, Section
 from .traces import read_trace_s
 
 ARRIVAL_PROCESSES: Registry[type[ArrivalProcess]] = Registry("arrival process")

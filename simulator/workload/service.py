@@ -19,9 +19,9 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, PrivateAttr, Strict, ValidationInfo, field_validator, model_validator
 
-from .model.config import FieldError, PositiveSeconds, Seconds, Section
-from .model.errors import ScenarioError
-from .model.network import OverheadConfig
+from ..model.config import FieldError, PositiveSeconds, Seconds, Section
+from ..model.errors import ScenarioError
+from ..model.network import OverheadConfig
 from .service_samples import factors_by_size, read_samples, sample_means
 
 Distribution = Literal["deterministic", "exponential", "gamma", "lognormal", "empirical"]
@@ -160,7 +160,7 @@ class ServiceConfig(Section):
 
 def read_service_file(path: Path) -> dict:
     """The `service:` mapping of a YAML file (or the whole file if it is that mapping)."""
-    from .model.yaml_io import load_yaml_file
+    from ..model.yaml_io import load_yaml_file
 
     try:
         data = load_yaml_file(path)

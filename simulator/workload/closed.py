@@ -24,8 +24,8 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from ..model.delays import Delay, DelayConfig
 from .arrivals import ArrivalProcess, arrival_process
-from .model.delays import Delay, DelayConfig
 
 _CHUNK = 4096
 

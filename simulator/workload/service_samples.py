@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.config import FieldError
+from ..model.config import FieldError
 
 FIELD = "service.samples_file"
 COLUMNS = ("batch_size", "service_s")
