@@ -21,7 +21,7 @@ import numpy as np
 from .metrics import WindowView
 from .model.errors import ScenarioError
 from .model.units import parse_duration_s
-from .records import IN_FLIGHT, ReplicationRecord
+from .sim.records import IN_FLIGHT, ReplicationRecord
 
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
 _QUANTILE = re.compile(r"^p(\d+(?:\.\d+)?)$")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .breakdown import breakdowns
-from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
+from .sim.records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 DISTRIBUTION_KEYS = ("mean", *PERCENTILES, "max")

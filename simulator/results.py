@@ -22,8 +22,8 @@ import numpy as np
 
 from .model.errors import ScenarioError
 from .model.scenario import Scenario
-from .records import ReplicationRecord
 from .runner import RunResult, json_safe
+from .sim.records import ReplicationRecord
 
 SUMMARY_FILE, SCENARIO_FILE, ARRAYS_FILE = "summary.json", "scenario.yaml", "requests.npz"
 

@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .engine import simulate
 from .interrupts import worker_pool
 from .metrics import summarize
 from .model.scenario import Scenario
-from .records import ReplicationRecord
+from .sim.engine import simulate
+from .sim.records import ReplicationRecord
 from .warmup import auto_warmup_cuts_s
 
 PARALLEL_MIN_ARRIVALS = 300_000

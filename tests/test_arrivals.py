@@ -7,7 +7,7 @@ import pytest
 
 from simulator.model.errors import ScenarioError
 from simulator.model.scenario import Scenario
-from simulator.rng import stream
+from simulator.sim.rng import stream
 from simulator.workload.arrivals import ARRIVAL_PROCESSES
 from simulator.workload.traces import read_trace_s
 

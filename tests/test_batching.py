@@ -3,8 +3,8 @@
 import pytest
 
 from simulator import Scenario, ScenarioError
-from simulator.batching import BATCHING_POLICIES, INF, Dispatch, Wait, batching_policy
 from simulator.model.config import Registry
+from simulator.sim.batching import BATCHING_POLICIES, INF, Dispatch, Wait, batching_policy
 
 from conftest import scenario_dict
 

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from simulator.calibration import calibrate_logs
 from simulator.cli import cli
-from simulator.engine import simulate
 from simulator.model.scenario import Scenario
 from simulator.model.units import parse_duration_s as seconds
 from simulator.servelog import read_log, write_log
+from simulator.sim.engine import simulate
 from simulator.simlog import log_columns
 from simulator.validation import measured_latency_s, measured_statistics, relative_error
 

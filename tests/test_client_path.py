@@ -18,10 +18,10 @@ from test_invariants import scenarios, settings_for
 
 from simulator import run
 from simulator.cli import cli
-from simulator.engine import simulate
 from simulator.model.delays import DelayConfig
 from simulator.model.scenario import Scenario
-from simulator.records import COMPLETED, FAILED, IN_FLIGHT
+from simulator.sim.engine import simulate
+from simulator.sim.records import COMPLETED, FAILED, IN_FLIGHT
 
 from conftest import scenario_dict
 
@@ -295,8 +295,8 @@ def test_client_path_with_classes_is_refused_with_the_key_named(tmp_path):
 def test_overheads_in_front_of_replicas_shift_latency_exactly():
     """Deterministic overheads add exactly before + after to every request behind a
     router, and the books still balance with a lossy network."""
-    from simulator.engine import simulate
     from simulator.model.scenario import Scenario
+    from simulator.sim.engine import simulate
 
     base = {"name": "r", "seed": 4, "run": {"duration": "20s", "warmup": "1s"},
             "arrival": {"process": "constant", "rate": 200},

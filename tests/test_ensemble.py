@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from simulator import theory
-from simulator.engine import simulate
 from simulator.model.errors import ScenarioError
 from simulator.model.scenario import Scenario
-from simulator.records import COMPLETED
 from simulator.runner import run
+from simulator.sim.engine import simulate
+from simulator.sim.records import COMPLETED
 
 MU_RPS = 1000.0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.engine import simulate
-from simulator.records import COMPLETED, FAILED, IN_FLIGHT
+from simulator.sim.engine import simulate
+from simulator.sim.records import COMPLETED, FAILED, IN_FLIGHT
 
 from conftest import assert_check_refuses, make_scenario, scenario_dict
 

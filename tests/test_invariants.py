@@ -5,9 +5,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.engine import simulate
 from simulator.model.scenario import Scenario
-from simulator.records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT
+from simulator.sim.engine import simulate
+from simulator.sim.records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT
 
 EPS = 1e-9
 POLICIES = ["none", "dynamic", "tfserving", "torchserve", "window"]

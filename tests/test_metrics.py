@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.engine import simulate
 from simulator.metrics import WindowView, distribution, t_half_width
 from simulator.runner import run
+from simulator.sim.engine import simulate
 
 from conftest import make_scenario
 

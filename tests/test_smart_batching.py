@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.batching import BATCHING_POLICIES, INF, Dispatch, Wait
-from simulator.engine import simulate
 from simulator.runner import run
+from simulator.sim.batching import BATCHING_POLICIES, INF, Dispatch, Wait
+from simulator.sim.engine import simulate
 
 from conftest import make_scenario
 

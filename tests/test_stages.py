@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from simulator import theory
-from simulator.engine import simulate
 from simulator.model.scenario import Scenario
-from simulator.records import COMPLETED, REJECTED
 from simulator.runner import run
+from simulator.sim.engine import simulate
+from simulator.sim.records import COMPLETED, REJECTED
 
 from conftest import make_scenario
 

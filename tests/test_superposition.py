@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from simulator.engine import simulate
 from simulator.model.errors import ScenarioError
 from simulator.model.scenario import Scenario
-from simulator.rng import stream
 from simulator.runner import run
+from simulator.sim.engine import simulate
+from simulator.sim.rng import stream
 
 from conftest import scenario_dict
 

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import cli
-from simulator.engine import simulate
 from simulator.model.scenario import Scenario
 from simulator.servelog import COLUMNS, read_log, write_log
+from simulator.sim.engine import simulate
 from simulator.simlog import log_columns
 from simulator.testbed.loadgen import ClientStamps, poisson_schedule_ns
 from simulator.testbed.rules import audit

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.engine import simulate
-from simulator.records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT
 from simulator.runner import run
+from simulator.sim.engine import simulate
+from simulator.sim.records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT
 
 from conftest import assert_check_refuses, make_scenario, scenario_dict
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.engine import simulate
-from simulator.records import COMPLETED
+from simulator.sim.engine import simulate
+from simulator.sim.records import COMPLETED
 
 from conftest import make_scenario
 

@@ -2,7 +2,7 @@
 
 `OverheadConfig` (per-request `before`/`after` delays) and `NetworkConfig` (per-leg delay,
 lost attempts, client timeout and retries); their semantics and simulation are in
-`simulator/client.py`.
+`simulator/sim/client_path.py`.
 """
 
 from __future__ import annotations

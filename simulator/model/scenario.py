@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
-from ..batching import BATCHING_POLICIES, resolve_latency_objective, switch_policy
+from ..sim.batching import BATCHING_POLICIES, resolve_latency_objective, switch_policy
 from ..workload import closed as _closed  # noqa: F401 - registers arrival.process: closed
 from ..workload import superposition as _superposition  # noqa: F401 - process: superposition
 from ..workload.arrivals import ARRIVAL_PROCESSES

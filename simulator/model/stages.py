@@ -24,7 +24,7 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from ..batching import BATCHING_POLICIES
+from ..sim.batching import BATCHING_POLICIES
 from ..workload.service import ServiceConfig
 from .config import Section
 

@@ -24,18 +24,18 @@ from collections import deque
 import numpy as np
 import simpy
 
+from ..model.autoscaling import decide as autoscaling_decide
+from ..model.faults import straggle_factors
+from ..model.scenario import Scenario
+from ..workload.closed import think_sampler
+from ..workload.service import ServiceSampler
 from .batching import INF, Dispatch
-from .client import plan_client_path
+from .client_path import plan_client_path
 from .disciplines import ClassQueue, ClassSpec
 from .engine import _delay_until, expected_service, set_alarm
 from .joins import join_stages
-from .model.autoscaling import decide as autoscaling_decide
-from .model.faults import straggle_factors
-from .model.scenario import Scenario
 from .records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
-from .workload.closed import think_sampler
-from .workload.service import ServiceSampler
 
 
 def simulate_fleet(scenario: Scenario, replication: int = 0) -> ReplicationRecord:

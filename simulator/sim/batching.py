@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from .model.config import FieldError, PositiveSeconds, Registry, Seconds, Section
+from ..model.config import FieldError, PositiveSeconds, Registry, Seconds, Section
 
 INF = float("inf")
 TIME_EPS_S = 1e-9

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model.delays import DelayConfig
-from .model.network import NetworkConfig
+from ..model.delays import DelayConfig
+from ..model.network import NetworkConfig
 from .records import COMPLETED, FAILED, IN_FLIGHT, ReplicationRecord
 from .rng import stream
 

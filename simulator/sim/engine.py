@@ -21,12 +21,12 @@ from collections import deque
 import numpy as np
 import simpy
 
+from ..model.scenario import Scenario
+from ..workload.service import ServiceSampler
 from .batching import INF, Dispatch, reached
-from .client import plan_client_path
-from .model.scenario import Scenario
+from .client_path import plan_client_path
 from .records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
 from .rng import stream
-from .workload.service import ServiceSampler
 
 
 def simulate(scenario: Scenario, replication: int = 0) -> ReplicationRecord:

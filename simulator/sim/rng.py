@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 STREAM_IDS = {"arrivals": 0, "service": 1, "routing": 2, "faults": 3, "clients": 4,
-              # the request path outside the servers (simulator/client.py)
+              # the request path outside the servers (simulator/sim/client_path.py)
               "overhead_before": 20, "overhead_after": 21, "network_loss": 22,
               "network_delay": 23,
               "classes": 5, "wakeup": 24, "stalls": 25}
