@@ -13,7 +13,7 @@ import argparse
 import resource
 import time
 
-from .metrics import summarize
+from .analysis.metrics import summarize
 from .model.scenario import Scenario
 from .sim.engine import simulate
 

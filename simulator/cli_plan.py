@@ -40,7 +40,7 @@ def plan(scenario_file, overrides, rate, slos, grid_texts, objective, max_rate, 
     look by look with the error rate spent across looks. Prints the chosen plan and
     the Pareto front, and how many points were simulated out of the full grid.
     """
-    from .feasibility import parse_slo
+    from .analysis.feasibility import parse_slo
     from .plan_output import render_plan, write_plan
     from .plan_search import SearchSettings, plan_at_rate, plan_max_rate
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .feasibility import FEASIBLE, SloTarget
+from .analysis.feasibility import FEASIBLE, SloTarget
 from .model.grid import Grid, grid_points
 from .model.scenario import Scenario
 from .planning import (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import distribution
+from .analysis.metrics import distribution
 from .model.scenario import Scenario
 from .servelog import ServeLog
 

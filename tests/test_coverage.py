@@ -2,7 +2,7 @@
 
 import pytest
 
-from simulator.coverage import coverage
+from simulator.analysis.coverage import coverage
 
 
 @pytest.mark.slow

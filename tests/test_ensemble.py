@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from simulator import theory
+from simulator.analysis import theory
 from simulator.model.errors import ScenarioError
 from simulator.model.scenario import Scenario
 from simulator.runner import run

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from simulator.feasibility import (
+from simulator.analysis.feasibility import (
     FEASIBLE,
     INFEASIBLE,
     UNDECIDED,

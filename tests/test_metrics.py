@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.metrics import WindowView, distribution, t_half_width
+from simulator.analysis.metrics import WindowView, distribution, t_half_width
 from simulator.runner import run
 from simulator.sim.engine import simulate
 

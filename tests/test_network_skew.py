@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from simulator import Scenario, run
-from simulator.metrics import t_half_width
+from simulator.analysis.metrics import t_half_width
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios/network-skew/network-skew.yaml"
 SHORT = {"run.duration": "20s", "run.warmup": "2s", "run.replications": 5}

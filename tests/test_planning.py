@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from simulator import theory
-from simulator.feasibility import FEASIBLE, INFEASIBLE, parse_slo
+from simulator.analysis import theory
+from simulator.analysis.feasibility import FEASIBLE, INFEASIBLE, parse_slo
 from simulator.planning import (
     Planner,
     PointResult,

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from simulator.analysis.slo_capacity import max_load_per_setting
 from simulator.cli import cli
 from simulator.model.grid import parse_grid
 from simulator.saved import SavedSweep
-from simulator.slo_capacity import max_load_per_setting
 from simulator.sweep import run_sweep
 from simulator.sweep_plan import make_plan
 

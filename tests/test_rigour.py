@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from simulator import theory
+from simulator.analysis import theory
+from simulator.analysis.warmup import mser5_cut
 from simulator.runner import run, statistic
-from simulator.warmup import mser5_cut
 
 from conftest import make_scenario
 

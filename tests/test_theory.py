@@ -19,7 +19,7 @@ import pytest
 from scipy import stats
 from scipy.special import gammaln, logsumexp
 
-from simulator import theory
+from simulator.analysis import theory
 from simulator.model.scenario import Scenario
 from simulator.runner import run
 

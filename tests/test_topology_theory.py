@@ -19,8 +19,8 @@ from functools import cache
 import numpy as np
 import pytest
 
-from simulator import theory
-from simulator.breakdown import breakdowns
+from simulator.analysis import theory
+from simulator.analysis.breakdown import breakdowns
 from simulator.model.scenario import Scenario
 from simulator.runner import run
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..sim.records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .breakdown import breakdowns
-from .sim.records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 DISTRIBUTION_KEYS = ("mean", *PERCENTILES, "max")

@@ -14,9 +14,9 @@ import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from ..model.scenario import Scenario
+from ..runner import run
 from . import theory
-from .model.scenario import Scenario
-from .runner import run
 
 STATISTICS = {"mean": None, "p50": 0.50, "p90": 0.90, "p99": 0.99}
 

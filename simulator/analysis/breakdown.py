@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .sim.records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
+from ..sim.records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
 
 GROUP_PERCENTILES = {"p50": 50.0, "p99": 99.0}
 

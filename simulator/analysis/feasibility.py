@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model.errors import ScenarioError
+from ..model.units import parse_duration_s
+from ..sim.records import IN_FLIGHT, ReplicationRecord
 from .metrics import WindowView
-from .model.errors import ScenarioError
-from .model.units import parse_duration_s
-from .sim.records import IN_FLIGHT, ReplicationRecord
 
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
 _QUANTILE = re.compile(r"^p(\d+(?:\.\d+)?)$")

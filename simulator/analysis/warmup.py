@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sim.records import COMPLETED, ReplicationRecord
+from ..sim.records import COMPLETED, ReplicationRecord
 
 BATCH = 5
 
