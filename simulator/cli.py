@@ -82,8 +82,8 @@ def warn(message: str) -> None:
 def run(scenario_file, overrides, from_summary, seed, replications, fmt, out, no_save,
         workers):
     """Run SCENARIO_FILE and report its latency distribution and throughput."""
+    from .experiments.runner import run as run_scenario
     from .results import write_run
-    from .runner import run as run_scenario
     from .tables import render_summary
 
     scenario = _scenario_to_run(scenario_file, overrides, from_summary)
@@ -142,7 +142,7 @@ def schema():
               show_default=True, help="Arrivals in the standard case.")
 def bench(n_requests):
     """Time the standard case (Poisson 1000 req/s, dynamic 16/5ms, 1 server)."""
-    from .bench import run_benchmark
+    from .experiments.bench import run_benchmark
 
     click.echo(run_benchmark(n_requests))
 
@@ -181,7 +181,7 @@ _load_command_modules()
 
 def main() -> None:
     """Console-script entry point: exit 2 on bad input, 130 on Ctrl-C or SIGTERM."""
-    from .interrupts import terminate_as_interrupt
+    from .experiments.interrupts import terminate_as_interrupt
 
     try:
         with terminate_as_interrupt():

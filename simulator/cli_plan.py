@@ -41,8 +41,8 @@ def plan(scenario_file, overrides, rate, slos, grid_texts, objective, max_rate, 
     the Pareto front, and how many points were simulated out of the full grid.
     """
     from .analysis.feasibility import parse_slo
+    from .experiments.plan_search import SearchSettings, plan_at_rate, plan_max_rate
     from .plan_output import render_plan, write_plan
-    from .plan_search import SearchSettings, plan_at_rate, plan_max_rate
 
     base = load_scenario_arg(scenario_file, overrides)
     if rate is not None:

@@ -42,8 +42,8 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
 
     Re-running the same command after an interrupt computes only the missing points.
     """
+    from .experiments.sweep_plan import make_plan
     from .model.grid import merge_grids, parse_grid, section_grids
-    from .sweep_plan import make_plan
 
     base = load_scenario_arg(scenario_file, overrides)
     updates = {} if replications is None else {"run.replications": replications}
@@ -64,7 +64,7 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
 
 
 def _run_and_report(plan, workers, quiet, keep_arrays, use_dask, scheduler):
-    from .sweep import run_sweep
+    from .experiments.sweep import run_sweep
 
     total, missing = len(plan.points), len(plan.missing())
     click.echo(f"sweep: {total} points ({total - missing} already done) -> {plan.folder}",
@@ -100,7 +100,7 @@ def _report(plan, outcome, command):
 def _client(use_dask, scheduler, workers):
     if not (use_dask or scheduler):
         return None
-    from .executors import dask_client
+    from .experiments.executors import dask_client
 
     try:
         return dask_client(scheduler, workers)

@@ -14,11 +14,11 @@ import math
 import time
 from pathlib import Path
 
+from .experiments.plan_search import PlanOutcome, chosen_scenario
+from .experiments.planning import PointResult
+from .experiments.runner import json_safe
 from .model.scenario import Scenario
-from .plan_search import PlanOutcome, chosen_scenario
-from .planning import PointResult
 from .results import atomic_folder, environment_meta, new_run_id
-from .runner import json_safe
 from .sweep_table import table_csv
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .experiments.runner import RunResult, json_safe
 from .model.errors import ScenarioError
 from .model.scenario import Scenario
-from .runner import RunResult, json_safe
 from .sim.records import ReplicationRecord
 
 SUMMARY_FILE, SCENARIO_FILE, ARRAYS_FILE = "summary.json", "scenario.yaml", "requests.npz"

@@ -86,7 +86,7 @@ def predict(scenario: Scenario, log: ServeLog, warmup_s: float, arrivals: str,
             replications: int, use_log_batching: bool = True,
             dispatch_delay_s: float = 0.0) -> Comparison:
     """Run `scenario` against `log`'s load and compare latency statistics."""
-    from .runner import run
+    from .experiments.runner import run
 
     latency_s, unanswered = measured_latency_s(log, warmup_s)
     if latency_s.size == 0:

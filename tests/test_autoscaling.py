@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simulator.experiments.runner import run
 from simulator.model.autoscaling import AutoscalingSection, decide
-from simulator.runner import run
 from simulator.sim.engine import simulate
 
 from conftest import assert_check_refuses, make_scenario, scenario_dict

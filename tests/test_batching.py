@@ -138,7 +138,7 @@ def test_window_capacity_follows_its_batches_not_the_maximum(delay_s, rate):
     capacity is about (1 + rate x delay) / S(1 + rate x delay), not max / S(max).
     Found by the Little's-law property test: window 3 / delay 0 at 1500 req/s on a
     1 ms server was called half loaded while it was 1.5x overloaded."""
-    from simulator.runner import run
+    from simulator.experiments.runner import run
 
     scenario = Scenario.model_validate({
         "name": "w", "seed": 5, "run": {"duration": 20, "warmup": 2, "replications": 3},

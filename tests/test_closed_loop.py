@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from simulator.analysis import theory
+from simulator.experiments.runner import run
 from simulator.model.scenario import Scenario
-from simulator.runner import run
 from simulator.sim.engine import simulate
 from simulator.sim.records import IN_FLIGHT
 

@@ -2,7 +2,7 @@
 
 import json
 
-from simulator.runner import run
+from simulator.experiments.runner import run
 
 from conftest import make_scenario
 

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import cli
+from simulator.experiments.runner import run
 from simulator.model.scenario import Scenario
-from simulator.runner import run
 from simulator.workload.service import ServiceSampler
 
 from conftest import scenario_dict

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from simulator.analysis import theory
+from simulator.experiments.runner import run
 from simulator.model.errors import ScenarioError
 from simulator.model.scenario import Scenario
-from simulator.runner import run
 from simulator.sim.engine import simulate
 from simulator.sim.records import COMPLETED
 

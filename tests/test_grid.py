@@ -102,7 +102,7 @@ def test_bad_sweep_section_names_the_file_and_key():
 def test_the_example_study_file_plans_30_points(tmp_path):
     from pathlib import Path
 
-    from simulator.sweep_plan import make_plan
+    from simulator.experiments.sweep_plan import make_plan
 
     path = Path(__file__).parents[1] / "scenarios/sweep-study.yaml"
     scenario = Scenario.from_yaml(path)

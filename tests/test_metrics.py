@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from simulator.analysis.metrics import WindowView, distribution, t_half_width
-from simulator.runner import run
+from simulator.experiments.runner import run
 from simulator.sim.engine import simulate
 
 from conftest import make_scenario

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import cli
+from simulator.experiments.runner import run
 from simulator.model.scenario import Scenario
-from simulator.runner import run
 
 SCENARIO = """\
 name: small

@@ -7,7 +7,7 @@ import pytest
 
 from simulator.analysis import theory
 from simulator.analysis.feasibility import FEASIBLE, INFEASIBLE, parse_slo
-from simulator.planning import (
+from simulator.experiments.planning import (
     Planner,
     PointResult,
     choose,
@@ -15,7 +15,7 @@ from simulator.planning import (
     pareto_front,
     sequential_evaluator,
 )
-from simulator.runner import simulate_replications
+from simulator.experiments.runner import simulate_replications
 
 from conftest import make_scenario
 

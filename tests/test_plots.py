@@ -5,9 +5,9 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import cli
+from simulator.experiments.sweep import run_sweep
+from simulator.experiments.sweep_plan import make_plan
 from simulator.model.grid import parse_grid
-from simulator.sweep import run_sweep
-from simulator.sweep_plan import make_plan
 
 from conftest import make_scenario, scenario_dict
 

@@ -7,10 +7,10 @@ from click.testing import CliRunner
 
 from simulator.analysis.slo_capacity import max_load_per_setting
 from simulator.cli import cli
+from simulator.experiments.sweep import run_sweep
+from simulator.experiments.sweep_plan import make_plan
 from simulator.model.grid import parse_grid
 from simulator.saved import SavedSweep
-from simulator.sweep import run_sweep
-from simulator.sweep_plan import make_plan
 
 from conftest import make_scenario
 

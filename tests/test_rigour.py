@@ -7,7 +7,7 @@ import pytest
 
 from simulator.analysis import theory
 from simulator.analysis.warmup import mser5_cut
-from simulator.runner import run, statistic
+from simulator.experiments.runner import run, statistic
 
 from conftest import make_scenario
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.runner import run
+from simulator.experiments.runner import run
 from simulator.sim.batching import BATCHING_POLICIES, INF, Dispatch, Wait
 from simulator.sim.engine import simulate
 

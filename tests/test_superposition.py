@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from simulator.experiments.runner import run
 from simulator.model.errors import ScenarioError
 from simulator.model.scenario import Scenario
-from simulator.runner import run
 from simulator.sim.engine import simulate
 from simulator.sim.rng import stream
 

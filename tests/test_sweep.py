@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from simulator import sweep as sweep_module
 from simulator.cli import cli
+from simulator.experiments import sweep as sweep_module
+from simulator.experiments.runner import json_safe, run
+from simulator.experiments.sweep import run_sweep
+from simulator.experiments.sweep_plan import make_plan
 from simulator.model.grid import parse_grid
-from simulator.runner import json_safe, run
-from simulator.sweep import run_sweep
-from simulator.sweep_plan import make_plan
 
 from conftest import make_scenario
 
@@ -106,11 +106,11 @@ def _explode_at_rate_400(scenario, replication):
 @pytest.mark.parametrize("whole_point_factor", [2, 100])
 def test_a_crashing_point_is_reported_and_the_others_are_kept(tmp_path, monkeypatch,
                                                               whole_point_factor):
-    import simulator.runner
+    import simulator.experiments.runner
 
     monkeypatch.setattr(sweep_module, "WHOLE_POINT_FACTOR", whole_point_factor)
     monkeypatch.setattr(sweep_module, "simulate", _explode_at_rate_400)
-    monkeypatch.setattr(simulator.runner, "simulate", _explode_at_rate_400)
+    monkeypatch.setattr(simulator.experiments.runner, "simulate", _explode_at_rate_400)
     plan = small_plan(tmp_path)
     outcome = run_sweep(plan, workers=1)
     assert set(outcome.failed) == {"p00002", "p00003"}

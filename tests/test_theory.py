@@ -20,8 +20,8 @@ from scipy import stats
 from scipy.special import gammaln, logsumexp
 
 from simulator.analysis import theory
+from simulator.experiments.runner import run
 from simulator.model.scenario import Scenario
-from simulator.runner import run
 
 SERVICE_RATE_RPS = 1000.0  # mu: exponential/deterministic service of mean 1 ms
 SE_TOLERANCE = 4.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.runner import run
+from simulator.experiments.runner import run
 from simulator.sim.engine import simulate
 from simulator.sim.records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT
 

@@ -21,8 +21,8 @@ import pytest
 
 from simulator.analysis import theory
 from simulator.analysis.breakdown import breakdowns
+from simulator.experiments.runner import run
 from simulator.model.scenario import Scenario
-from simulator.runner import run
 
 MU_RPS = 1000.0
 SE_TOLERANCE = 4.0

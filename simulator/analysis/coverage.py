@@ -14,8 +14,8 @@ import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from ..experiments.runner import run
 from ..model.scenario import Scenario
-from ..runner import run
 from . import theory
 
 STATISTICS = {"mean": None, "p50": 0.50, "p90": 0.90, "p99": 0.99}

@@ -13,9 +13,9 @@ import argparse
 import resource
 import time
 
-from .analysis.metrics import summarize
-from .model.scenario import Scenario
-from .sim.engine import simulate
+from ..analysis.metrics import summarize
+from ..model.scenario import Scenario
+from ..sim.engine import simulate
 
 
 def standard_scenario(n_requests: int = 1_000_000) -> Scenario:

@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .analysis.metrics import summarize
-from .analysis.warmup import auto_warmup_cuts_s
+from ..analysis.metrics import summarize
+from ..analysis.warmup import auto_warmup_cuts_s
+from ..model.scenario import Scenario
+from ..sim.engine import simulate
+from ..sim.records import ReplicationRecord
 from .interrupts import worker_pool
-from .model.scenario import Scenario
-from .sim.engine import simulate
-from .sim.records import ReplicationRecord
 
 PARALLEL_MIN_ARRIVALS = 300_000
 """Below this many expected arrivals in all, worker start-up costs more than it saves."""

@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .analysis.feasibility import FEASIBLE, SloTarget
-from .model.grid import Grid, grid_points
-from .model.scenario import Scenario
+from ..analysis.feasibility import FEASIBLE, SloTarget
+from ..model.grid import Grid, grid_points
+from ..model.scenario import Scenario
 from .planning import (
     Planner,
     PointResult,

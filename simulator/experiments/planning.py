@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .analysis.feasibility import FEASIBLE, INFEASIBLE, SloTarget, sequential_test
-from .model.grid import grid_points
-from .model.scenario import Scenario
+from ..analysis.feasibility import FEASIBLE, INFEASIBLE, SloTarget, sequential_test
+from ..model.grid import grid_points
+from ..model.scenario import Scenario
 
 SERVERS_KEY = "servers.count"
 
@@ -224,7 +224,7 @@ def sequential_evaluator(targets: list[SloTarget], alpha: float, first: int, lar
 
 
 def _conservative_bound(target: SloTarget, values: list[float], alpha: float) -> float:
-    from .analysis.feasibility import one_sided_bounds
+    from ..analysis.feasibility import one_sided_bounds
 
     lower, upper = one_sided_bounds(values, alpha)
     return lower if target.is_goodput else upper

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .model.grid import parse_grid
-from .model.scenario import Scenario
+from ..model.grid import parse_grid
+from ..model.scenario import Scenario
 from .sweep import run_sweep
 from .sweep_plan import make_plan
 

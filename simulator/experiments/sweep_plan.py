@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model.errors import ScenarioError
-from .model.grid import Grid, grid_points
-from .model.scenario import Scenario
+from ..model.errors import ScenarioError
+from ..model.grid import Grid, grid_points
+from ..model.scenario import Scenario
 
 POINTS_DIR = "points"
 

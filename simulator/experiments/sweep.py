@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..results import environment_meta, save_arrays
+from ..sim.engine import simulate
+from ..sweep_table import point_row, table_csv
 from .executors import Task, run_tasks
-from .results import environment_meta, save_arrays
 from .runner import apply_auto_warmup, build_summary, json_safe
 from .runner import run as run_point
-from .sim.engine import simulate
 from .sweep_plan import Point, SweepPlan
-from .sweep_table import point_row, table_csv
 
 CSV_FILE, PLAN_FILE, SCENARIO_FILE = "sweep.csv", "sweep.json", "scenario.yaml"
 WHOLE_POINT_FACTOR = 2
