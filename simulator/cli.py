@@ -83,7 +83,7 @@ def run(scenario_file, overrides, from_summary, seed, replications, fmt, out, no
         workers):
     """Run SCENARIO_FILE and report its latency distribution and throughput."""
     from .experiments.runner import run as run_scenario
-    from .results import write_run
+    from .storage.results import write_run
     from .tables import render_summary
 
     scenario = _scenario_to_run(scenario_file, overrides, from_summary)
@@ -106,7 +106,7 @@ def _scenario_to_run(scenario_file, overrides, from_summary):
         raise click.UsageError("give exactly one of SCENARIO_FILE and --from SUMMARY")
     if from_summary is None:
         return load_scenario_arg(scenario_file, overrides)
-    from .results import scenario_from_summary
+    from .storage.results import scenario_from_summary
 
     scenario = scenario_from_summary(from_summary)
     if overrides:

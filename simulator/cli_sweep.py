@@ -157,7 +157,7 @@ def _sigterm_as_interrupt():
 def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi, point_id):
     """Draw figures of a saved sweep or run into RESULT_DIR (nothing is re-simulated)."""
     from .plots import default_kinds, make_plot
-    from .saved import load_point, load_result
+    from .storage.saved import load_point, load_result
 
     result = load_point(result_dir, point_id) if point_id else load_result(result_dir)
     for kind in kinds or default_kinds(result):

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .model.errors import ScenarioError  # noqa: E402
-from .saved import SavedRun, SavedSweep  # noqa: E402
+from .storage.saved import SavedRun, SavedSweep  # noqa: E402
 from .timeline import batch_size_bins, queue_steps, time_weighted_bins  # noqa: E402
 
 FIGSIZE = (7.0, 4.2)

@@ -15,7 +15,7 @@ from pathlib import Path
 from .analysis.slo_capacity import max_load_per_setting
 from .model.yaml_io import dump_yaml
 from .plots import default_kinds, make_plot
-from .saved import SavedRun, SavedSweep, load_result
+from .storage.saved import SavedRun, SavedSweep, load_result
 
 POINT_COLUMNS = (("offered_rate", "offered (req/s)", 1.0), ("throughput", "throughput (req/s)",
                  1.0), ("latency.p50", "p50 (ms)", 1e3), ("latency.p99", "p99 (ms)", 1e3),

@@ -99,7 +99,7 @@ def test_timeline_draws_the_adaptive_cap_it_saved(tmp_path):
     import yaml
 
     from simulator.plots import plot_timeline
-    from simulator.saved import load_result
+    from simulator.storage.saved import load_result
 
     path = tmp_path / "a.yaml"
     path.write_text(yaml.safe_dump(scenario_dict(

@@ -10,7 +10,7 @@ from simulator.cli import cli
 from simulator.experiments.sweep import run_sweep
 from simulator.experiments.sweep_plan import make_plan
 from simulator.model.grid import parse_grid
-from simulator.saved import SavedSweep
+from simulator.storage.saved import SavedSweep
 
 from conftest import make_scenario
 

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..results import environment_meta, save_arrays
 from ..sim.engine import simulate
-from ..sweep_table import point_row, table_csv
+from ..storage.results import environment_meta, save_arrays
+from ..storage.sweep_table import point_row, table_csv
 from .executors import Task, run_tasks
 from .runner import apply_auto_warmup, build_summary, json_safe
 from .runner import run as run_point

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiments.runner import RunResult, json_safe
-from .model.errors import ScenarioError
-from .model.scenario import Scenario
-from .sim.records import ReplicationRecord
+from ..experiments.runner import RunResult, json_safe
+from ..model.errors import ScenarioError
+from ..model.scenario import Scenario
+from ..sim.records import ReplicationRecord
 
 SUMMARY_FILE, SCENARIO_FILE, ARRAYS_FILE = "summary.json", "scenario.yaml", "requests.npz"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.errors import ScenarioError
-from .model.units import parse_duration_s
-from .model.yaml_io import load_yaml_file
+from ..model.errors import ScenarioError
+from ..model.units import parse_duration_s
+from ..model.yaml_io import load_yaml_file
 
 
 @dataclass
