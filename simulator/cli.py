@@ -83,8 +83,8 @@ def run(scenario_file, overrides, from_summary, seed, replications, fmt, out, no
         workers):
     """Run SCENARIO_FILE and report its latency distribution and throughput."""
     from .experiments.runner import run as run_scenario
+    from .reporting.tables import render_summary
     from .storage.results import write_run
-    from .tables import render_summary
 
     scenario = _scenario_to_run(scenario_file, overrides, from_summary)
     for note in scenario.warnings():

@@ -42,7 +42,7 @@ def plan(scenario_file, overrides, rate, slos, grid_texts, objective, max_rate, 
     """
     from .analysis.feasibility import parse_slo
     from .experiments.plan_search import SearchSettings, plan_at_rate, plan_max_rate
-    from .plan_output import render_plan, write_plan
+    from .reporting.plan_output import render_plan, write_plan
 
     base = load_scenario_arg(scenario_file, overrides)
     if rate is not None:

@@ -156,7 +156,7 @@ def _sigterm_as_interrupt():
                    "with --keep-arrays for cdf and timeline.")
 def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi, point_id):
     """Draw figures of a saved sweep or run into RESULT_DIR (nothing is re-simulated)."""
-    from .plots import default_kinds, make_plot
+    from .reporting.plots import default_kinds, make_plot
     from .storage.saved import load_point, load_result
 
     result = load_point(result_dir, point_id) if point_id else load_result(result_dir)
@@ -169,7 +169,7 @@ def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi, point_id):
 @click.argument("result_dir", type=click.Path(path_type=Path))
 def report(result_dir):
     """Write report.md and report.html (figures included) for a saved sweep or run."""
-    from .report import write_report
+    from .reporting.report import write_report
 
     for path in write_report(result_dir):
         click.echo(str(path))

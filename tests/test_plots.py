@@ -79,7 +79,7 @@ def test_bad_plot_requests_are_exit_2(sweep_dir, run_dir, tmp_path):
 def test_queue_timeline_is_time_weighted():
     import numpy as np
 
-    from simulator.timeline import time_weighted_bins
+    from simulator.reporting.timeline import time_weighted_bins
 
     # one request queued during [1, 3) of a 4 s run: bins of 2 s hold 0.5 and 0.5
     centres, means = time_weighted_bins(np.array([1.0, 3.0]), np.array([1.0, 0.0]), 4.0, 2)
@@ -98,7 +98,7 @@ def test_timeline_draws_the_adaptive_cap_it_saved(tmp_path):
     import numpy as np
     import yaml
 
-    from simulator.plots import plot_timeline
+    from simulator.reporting.plots import plot_timeline
     from simulator.storage.saved import load_result
 
     path = tmp_path / "a.yaml"

@@ -14,12 +14,12 @@ import math
 import time
 from pathlib import Path
 
-from .experiments.plan_search import PlanOutcome, chosen_scenario
-from .experiments.planning import PointResult
-from .experiments.runner import json_safe
-from .model.scenario import Scenario
-from .storage.results import atomic_folder, environment_meta, new_run_id
-from .storage.sweep_table import table_csv
+from ..experiments.plan_search import PlanOutcome, chosen_scenario
+from ..experiments.planning import PointResult
+from ..experiments.runner import json_safe
+from ..model.scenario import Scenario
+from ..storage.results import atomic_folder, environment_meta, new_run_id
+from ..storage.sweep_table import table_csv
 
 
 def point_rows(outcome: PlanOutcome, points: list[PointResult]) -> list[dict]:

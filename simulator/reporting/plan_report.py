@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .model.yaml_io import load_yaml_file
+from ..model.yaml_io import load_yaml_file
 from .plan_output import cell_text
 from .plan_plot import draw_pareto
 
@@ -36,7 +36,7 @@ def plan_blocks(folder: Path) -> tuple[list[tuple], list[Path]]:
     if plan.get("pareto"):
         blocks += [("h2", "Pareto front"), _table(plan["pareto"])]
     if (folder / "plan.yaml").is_file():
-        from .model.yaml_io import dump_yaml
+        from ..model.yaml_io import dump_yaml
 
         blocks += [("h2", "Chosen scenario (plan.yaml)"),
                    ("code", dump_yaml(load_yaml_file(folder / "plan.yaml")))]

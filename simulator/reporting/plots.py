@@ -18,8 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .model.errors import ScenarioError  # noqa: E402
-from .storage.saved import SavedRun, SavedSweep  # noqa: E402
+from ..model.errors import ScenarioError  # noqa: E402
+from ..storage.saved import SavedRun, SavedSweep  # noqa: E402
 from .timeline import batch_size_bins, queue_steps, time_weighted_bins  # noqa: E402
 
 FIGSIZE = (7.0, 4.2)
@@ -288,7 +288,7 @@ def plot_timeline(run: SavedRun, replication: int = 0, bins: int = 200):
     a = run.arrays()
     end_s = float(a["end_s"][replication])
     timeout_s = (run.summary.get("meta", {}).get("scenario", {}).get("queue") or {}).get("timeout")
-    from .model.units import parse_duration_s
+    from ..model.units import parse_duration_s
 
     times, levels = queue_steps(a, replication, parse_duration_s(timeout_s) if timeout_s else None)
     centres, queue = time_weighted_bins(times, levels, end_s, bins)

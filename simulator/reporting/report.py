@@ -12,10 +12,10 @@ import base64
 import html
 from pathlib import Path
 
-from .analysis.slo_capacity import max_load_per_setting
-from .model.yaml_io import dump_yaml
+from ..analysis.slo_capacity import max_load_per_setting
+from ..model.yaml_io import dump_yaml
+from ..storage.saved import SavedRun, SavedSweep, load_result
 from .plots import default_kinds, make_plot
-from .storage.saved import SavedRun, SavedSweep, load_result
 
 POINT_COLUMNS = (("offered_rate", "offered (req/s)", 1.0), ("throughput", "throughput (req/s)",
                  1.0), ("latency.p50", "p50 (ms)", 1e3), ("latency.p99", "p99 (ms)", 1e3),

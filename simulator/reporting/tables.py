@@ -7,8 +7,8 @@ utilisation and the request books.
 
 from __future__ import annotations
 
-from .analysis.breakdown import render_groups
-from .analysis.metrics import CI_KEYS, DISTRIBUTION_KEYS
+from ..analysis.breakdown import render_groups
+from ..analysis.metrics import CI_KEYS, DISTRIBUTION_KEYS
 
 _HEADERS = {"mean": "mean", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99",
             "p999": "p99.9", "max": "max"}
