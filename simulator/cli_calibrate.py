@@ -30,7 +30,7 @@ def calibrate(logs, output, empirical, max_batch_size):
     (lognormal), the first log's arrival rate and batching settings. Give at least
     one light-load log (requests that find the server idle measure the hand-off).
     """
-    from .calibration import calibrate_logs
+    from .realserver.calibration import calibrate_logs
 
     fit, notes = calibrate_logs(list(logs), output, empirical, max_batch_size)
     for note in notes:
@@ -66,8 +66,8 @@ def validate(scenario_file, log, overrides, arrivals, warmup, replications, keep
     relative error (predicted - measured) / measured. Exit code 0 whatever the
     errors; 2 on bad input.
     """
-    from .servelog import read_log
-    from .validation import predict, render
+    from .realserver.servelog import read_log
+    from .realserver.validation import predict, render
 
     scenario = load_scenario_arg(scenario_file, overrides)
     parsed = read_log(log)

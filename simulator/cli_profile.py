@@ -29,8 +29,8 @@ def profile(model_spec, batch_sizes, input_factory, repeats, warmup, output):
     `service: {table_file: profile.yaml}`.
     """
     from .model.errors import ScenarioError
-    from .profiling import load_callable, render_profile
-    from .profiling import profile as run_profile
+    from .realserver.profiling import load_callable, render_profile
+    from .realserver.profiling import profile as run_profile
 
     sizes = _sizes(batch_sizes)
     model = load_callable(model_spec, "MODULE:FUNCTION")

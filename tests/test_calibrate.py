@@ -8,14 +8,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from simulator.calibration import calibrate_logs
 from simulator.cli import cli
 from simulator.model.scenario import Scenario
 from simulator.model.units import parse_duration_s as seconds
-from simulator.servelog import read_log, write_log
+from simulator.realserver.calibration import calibrate_logs
+from simulator.realserver.servelog import read_log, write_log
+from simulator.realserver.simlog import log_columns
+from simulator.realserver.validation import measured_latency_s, measured_statistics, relative_error
 from simulator.sim.engine import simulate
-from simulator.simlog import log_columns
-from simulator.validation import measured_latency_s, measured_statistics, relative_error
 
 from conftest import scenario_dict
 
@@ -253,7 +253,7 @@ def test_calibration_recovers_the_idle_penalty_and_the_warm_table(tmp_path):
 
 
 def test_a_rarely_seen_size_is_not_made_slow_by_two_stalls():
-    from simulator.calibration import service_table
+    from simulator.realserver.calibration import service_table
 
     rng = np.random.default_rng(1)
     sizes = np.r_[np.full(400, 4), np.full(14, 32)]
@@ -266,7 +266,7 @@ def test_a_rarely_seen_size_is_not_made_slow_by_two_stalls():
 
 
 def test_extrapolation_follows_the_sizes_aligned_with_the_target():
-    from simulator.calibration import service_table
+    from simulator.realserver.calibration import service_table
 
     sizes = np.repeat(np.arange(1, 20), 60)
     # tiles of 4: sizes that are not multiples of 4 pay 1 ms more

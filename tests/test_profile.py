@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from simulator.cli import cli
 from simulator.model.scenario import Scenario
-from simulator.profiling import linear_fit
+from simulator.realserver.profiling import linear_fit
 
 from conftest import scenario_dict
 

@@ -9,12 +9,12 @@ from click.testing import CliRunner
 
 from simulator.cli import cli
 from simulator.model.scenario import Scenario
-from simulator.servelog import COLUMNS, read_log, write_log
+from simulator.realserver.servelog import COLUMNS, read_log, write_log
+from simulator.realserver.simlog import log_columns
+from simulator.realserver.testbed.loadgen import ClientStamps, poisson_schedule_ns
+from simulator.realserver.testbed.rules import audit
+from simulator.realserver.testbed.run import merge_stamps, run_testbed
 from simulator.sim.engine import simulate
-from simulator.simlog import log_columns
-from simulator.testbed.loadgen import ClientStamps, poisson_schedule_ns
-from simulator.testbed.rules import audit
-from simulator.testbed.run import merge_stamps, run_testbed
 
 from conftest import scenario_dict
 
@@ -101,8 +101,8 @@ def test_a_short_real_server_run(tmp_path):
 
 
 def test_benchmark_point_and_table_arithmetic(tmp_path):
-    from simulator.testbed.benchmark import point, render
-    from simulator.validation import measured_latency_s
+    from simulator.realserver.testbed.benchmark import point, render
+    from simulator.realserver.validation import measured_latency_s
 
     scenario = Scenario.model_validate(scenario_dict(
         run={"duration": 8.0, "replications": 1}, arrival={"process": "poisson", "rate": 400},

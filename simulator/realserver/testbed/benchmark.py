@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...model.scenario import Scenario
 from ..calibration import (
     MIN_SAMPLES,
     batches_of,
@@ -50,7 +51,6 @@ from ..calibration import (
     idle_before_s,
     penalty_s,
 )
-from ..model.scenario import Scenario
 from ..servelog import ServeLog, read_log
 from ..validation import measured_latency_s, predict
 from .model import BLAS_THREAD_VARIABLES, DEFAULT_HIDDEN
@@ -71,7 +71,7 @@ QUIET_LOAD = 0.5
 
 def model_times_s(hidden: int, sizes: list[int]) -> dict[int, float]:
     """Median model time per batch size, timed in a subprocess with one BLAS thread."""
-    code = ("import json,sys,time;from simulator.testbed.model import MLP;"
+    code = ("import json,sys,time;from simulator.realserver.testbed.model import MLP;"
             f"m=MLP({hidden},{max(sizes)});out={{}}\n"
             f"for k in {sizes}:\n"
             " [m.forward(k) for _ in range(10)];ts=[]\n"

@@ -1,6 +1,6 @@
 """The testbed server: one thread that batches like `dynamic` and runs the model.
 
-Run as a separate process by `simulator.testbed.run` (so the load generator
+Run as a separate process by `simulator.realserver.testbed.run` (so the load generator
 never holds its GIL). It binds a UDP socket on localhost, prints its port, and
 loops:
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis.metrics import distribution
-from .model.scenario import Scenario
+from ..analysis.metrics import distribution
+from ..model.scenario import Scenario
 from .servelog import ServeLog
 
 STATISTICS = ("p50", "p90", "p95", "p99", "mean")
@@ -86,7 +86,7 @@ def predict(scenario: Scenario, log: ServeLog, warmup_s: float, arrivals: str,
             replications: int, use_log_batching: bool = True,
             dispatch_delay_s: float = 0.0) -> Comparison:
     """Run `scenario` against `log`'s load and compare latency statistics."""
-    from .experiments.runner import run
+    from ..experiments.runner import run
 
     latency_s, unanswered = measured_latency_s(log, warmup_s)
     if latency_s.size == 0:

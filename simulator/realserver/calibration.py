@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.errors import ScenarioError
+from ..model.errors import ScenarioError
 from .servelog import ServeLog, read_log
 
 MIN_SAMPLES = 5
@@ -429,9 +429,9 @@ def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
                    max_batch_size: int | None = None) -> tuple[Fit, list[str]]:
     """Fit `paths` and write the scenario `output` (and its samples file with
     `empirical`); returns the fit and notes for the user. Bad logs raise ScenarioError."""
-    from .model.scenario import Scenario
-    from .model.yaml_io import dump_yaml
-    from .workload.service_samples import write_samples
+    from ..model.scenario import Scenario
+    from ..model.yaml_io import dump_yaml
+    from ..workload.service_samples import write_samples
 
     logs = [read_log(path) for path in paths]
     fit = measure(logs)

@@ -3,9 +3,9 @@
     python -m simulator.testbed.run --rate 200 --max-batch-size 8 \\
         --max-queue-delay 0 --duration 10s --out log.csv
 
-Starts `simulator.testbed.server` as its own process (BLAS pinned to one
+Starts `simulator.realserver.testbed.server` as its own process (BLAS pinned to one
 thread), waits for its model to warm up, drives it with `loadgen` for
-`--duration`, stops it and writes the per-request log (`simulator.servelog`).
+`--duration`, stops it and writes the per-request log (`simulator.realserver.servelog`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.units import parse_duration_s
+from ...model.units import parse_duration_s
 from ..servelog import write_log
 from . import loadgen
 from .model import BLAS_THREAD_VARIABLES, DEFAULT_HIDDEN
@@ -70,7 +70,7 @@ def run_testbed(rate_rps: float, max_batch_size: int, max_queue_delay_s: float,
 def _start_server(max_batch_size, max_queue_delay_s, hidden, stamps_path, pin_cpus
                   ) -> subprocess.Popen:
     env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
-    command = [sys.executable, "-m", "simulator.testbed.server",
+    command = [sys.executable, "-m", "simulator.realserver.testbed.server",
                "--max-batch-size", str(max_batch_size),
                "--max-queue-delay-s", repr(max_queue_delay_s), "--hidden", str(hidden),
                "--out", str(stamps_path)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sim.records import ReplicationRecord
+from ..sim.records import ReplicationRecord
 
 
 def log_columns(record: ReplicationRecord) -> dict[str, np.ndarray]:

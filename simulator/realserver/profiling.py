@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.errors import ScenarioError
-from .model.yaml_io import dump_yaml
+from ..model.errors import ScenarioError
+from ..model.yaml_io import dump_yaml
 
 
 def load_callable(spec: str, what: str = "callable") -> Callable:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.errors import ScenarioError
+from ..model.errors import ScenarioError
 
 COLUMNS = ("request_id", "batch_id", "batch_size", "scheduled_s", "sent_s", "arrival_s",
            "enqueue_s", "batch_start_s", "batch_finish_s", "received_s", "idle_arrival")
