@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from .cli import cli, load_scenario_arg, warn
-from .model.errors import ScenarioError
-from .model.units import parse_duration_s
+from ..model.errors import ScenarioError
+from ..model.units import parse_duration_s
+from .app import cli, load_scenario_arg, warn
 
 
 @cli.command()
@@ -30,7 +30,7 @@ def calibrate(logs, output, empirical, max_batch_size):
     (lognormal), the first log's arrival rate and batching settings. Give at least
     one light-load log (requests that find the server idle measure the hand-off).
     """
-    from .realserver.calibration import calibrate_logs
+    from ..realserver.calibration import calibrate_logs
 
     fit, notes = calibrate_logs(list(logs), output, empirical, max_batch_size)
     for note in notes:
@@ -66,8 +66,8 @@ def validate(scenario_file, log, overrides, arrivals, warmup, replications, keep
     relative error (predicted - measured) / measured. Exit code 0 whatever the
     errors; 2 on bad input.
     """
-    from .realserver.servelog import read_log
-    from .realserver.validation import predict, render
+    from ..realserver.servelog import read_log
+    from ..realserver.validation import predict, render
 
     scenario = load_scenario_arg(scenario_file, overrides)
     parsed = read_log(log)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .cli import EXIT_INTERRUPTED, _scenario_options, cli, command_line, load_scenario_arg, warn
+from .app import EXIT_INTERRUPTED, _scenario_options, cli, command_line, load_scenario_arg, warn
 
 EXIT_POINT_FAILED = 1
 
@@ -42,8 +42,8 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
 
     Re-running the same command after an interrupt computes only the missing points.
     """
-    from .experiments.sweep_plan import make_plan
-    from .model.grid import merge_grids, parse_grid, section_grids
+    from ..experiments.sweep_plan import make_plan
+    from ..model.grid import merge_grids, parse_grid, section_grids
 
     base = load_scenario_arg(scenario_file, overrides)
     updates = {} if replications is None else {"run.replications": replications}
@@ -64,7 +64,7 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
 
 
 def _run_and_report(plan, workers, quiet, keep_arrays, use_dask, scheduler):
-    from .experiments.sweep import run_sweep
+    from ..experiments.sweep import run_sweep
 
     total, missing = len(plan.points), len(plan.missing())
     click.echo(f"sweep: {total} points ({total - missing} already done) -> {plan.folder}",
@@ -100,12 +100,12 @@ def _report(plan, outcome, command):
 def _client(use_dask, scheduler, workers):
     if not (use_dask or scheduler):
         return None
-    from .experiments.executors import dask_client
+    from ..experiments.executors import dask_client
 
     try:
         return dask_client(scheduler, workers)
     except ImportError as exc:
-        from .cli import UserError
+        from .app import UserError
 
         raise UserError(str(exc)) from None
 
@@ -156,8 +156,8 @@ def _sigterm_as_interrupt():
                    "with --keep-arrays for cdf and timeline.")
 def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi, point_id):
     """Draw figures of a saved sweep or run into RESULT_DIR (nothing is re-simulated)."""
-    from .reporting.plots import default_kinds, make_plot
-    from .storage.saved import load_point, load_result
+    from ..reporting.plots import default_kinds, make_plot
+    from ..storage.saved import load_point, load_result
 
     result = load_point(result_dir, point_id) if point_id else load_result(result_dir)
     for kind in kinds or default_kinds(result):
@@ -169,7 +169,7 @@ def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi, point_id):
 @click.argument("result_dir", type=click.Path(path_type=Path))
 def report(result_dir):
     """Write report.md and report.html (figures included) for a saved sweep or run."""
-    from .reporting.report import write_report
+    from ..reporting.report import write_report
 
     for path in write_report(result_dir):
         click.echo(str(path))

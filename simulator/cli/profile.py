@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .cli import cli
+from .app import cli
 
 
 @cli.command()
@@ -28,9 +28,9 @@ def profile(model_spec, batch_sizes, input_factory, repeats, warmup, output):
     the fitted base + per_item with R². Include it in a scenario with
     `service: {table_file: profile.yaml}`.
     """
-    from .model.errors import ScenarioError
-    from .realserver.profiling import load_callable, render_profile
-    from .realserver.profiling import profile as run_profile
+    from ..model.errors import ScenarioError
+    from ..realserver.profiling import load_callable, render_profile
+    from ..realserver.profiling import profile as run_profile
 
     sizes = _sizes(batch_sizes)
     model = load_callable(model_spec, "MODULE:FUNCTION")
@@ -55,7 +55,7 @@ def profile(model_spec, batch_sizes, input_factory, repeats, warmup, output):
 
 
 def _sizes(text: str) -> list[int]:
-    from .model.errors import ScenarioError
+    from ..model.errors import ScenarioError
 
     try:
         sizes = [int(part) for part in text.split(",")]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _scenario_options, cli, command_line, load_scenario_arg, warn
+from .app import _scenario_options, cli, command_line, load_scenario_arg, warn
 
 
 @cli.command()
@@ -40,9 +40,9 @@ def plan(scenario_file, overrides, rate, slos, grid_texts, objective, max_rate, 
     look by look with the error rate spent across looks. Prints the chosen plan and
     the Pareto front, and how many points were simulated out of the full grid.
     """
-    from .analysis.feasibility import parse_slo
-    from .experiments.plan_search import SearchSettings, plan_at_rate, plan_max_rate
-    from .reporting.plan_output import render_plan, write_plan
+    from ..analysis.feasibility import parse_slo
+    from ..experiments.plan_search import SearchSettings, plan_at_rate, plan_max_rate
+    from ..reporting.plan_output import render_plan, write_plan
 
     base = load_scenario_arg(scenario_file, overrides)
     if rate is not None:
@@ -64,14 +64,14 @@ def plan(scenario_file, overrides, rate, slos, grid_texts, objective, max_rate, 
 
 
 def _grids(base, grid_texts):
-    from .model.grid import merge_grids, parse_grid, section_grids
+    from ..model.grid import merge_grids, parse_grid, section_grids
 
     cli_grids = [parse_grid(text, base) for text in grid_texts]
     return merge_grids(section_grids(base.sweep, base), cli_grids)
 
 
 def _check_goodput(base, targets) -> None:
-    from .model.errors import ScenarioError
+    from ..model.errors import ScenarioError
 
     if any(t.is_goodput for t in targets) and base.slo is None:
         raise ScenarioError("--slo", None, "a goodput target needs the scenario's slo.latency "

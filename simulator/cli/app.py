@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .model.errors import ScenarioError
+from ..model.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -53,7 +53,7 @@ def _scenario_options(func):
 
 
 def load_scenario_arg(scenario_file: Path, overrides: tuple[str, ...]):
-    from .model.scenario import Scenario, parse_set_options
+    from ..model.scenario import Scenario, parse_set_options
 
     return Scenario.from_yaml(scenario_file, parse_set_options(overrides))
 
@@ -82,9 +82,9 @@ def warn(message: str) -> None:
 def run(scenario_file, overrides, from_summary, seed, replications, fmt, out, no_save,
         workers):
     """Run SCENARIO_FILE and report its latency distribution and throughput."""
-    from .experiments.runner import run as run_scenario
-    from .reporting.tables import render_summary
-    from .storage.results import write_run
+    from ..experiments.runner import run as run_scenario
+    from ..reporting.tables import render_summary
+    from ..storage.results import write_run
 
     scenario = _scenario_to_run(scenario_file, overrides, from_summary)
     for note in scenario.warnings():
@@ -106,11 +106,11 @@ def _scenario_to_run(scenario_file, overrides, from_summary):
         raise click.UsageError("give exactly one of SCENARIO_FILE and --from SUMMARY")
     if from_summary is None:
         return load_scenario_arg(scenario_file, overrides)
-    from .storage.results import scenario_from_summary
+    from ..storage.results import scenario_from_summary
 
     scenario = scenario_from_summary(from_summary)
     if overrides:
-        from .model.scenario import parse_set_options
+        from ..model.scenario import parse_set_options
 
         scenario = scenario.with_overrides(parse_set_options(overrides), str(from_summary))
     return scenario
@@ -129,7 +129,7 @@ def check(scenario_file, overrides):
 @cli.command()
 def schema():
     """Print the JSON Schema of a scenario file (for editors' YAML completion)."""
-    from .model.scenario import Scenario
+    from ..model.scenario import Scenario
 
     document = Scenario.model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -142,7 +142,7 @@ def schema():
               show_default=True, help="Arrivals in the standard case.")
 def bench(n_requests):
     """Time the standard case (Poisson 1000 req/s, dynamic 16/5ms, 1 server)."""
-    from .experiments.bench import run_benchmark
+    from ..experiments.bench import run_benchmark
 
     click.echo(run_benchmark(n_requests))
 
@@ -166,7 +166,7 @@ def command_line() -> str:
 
 
 # Commands that live in their own modules register themselves on `cli` when imported.
-COMMAND_MODULES: list[str] = ["cli_profile", "cli_sweep", "cli_calibrate", "cli_plan"]
+COMMAND_MODULES: list[str] = ["profile", "sweep", "calibrate", "plan"]
 
 
 def _load_command_modules() -> None:
@@ -181,7 +181,7 @@ _load_command_modules()
 
 def main() -> None:
     """Console-script entry point: exit 2 on bad input, 130 on Ctrl-C or SIGTERM."""
-    from .experiments.interrupts import terminate_as_interrupt
+    from ..experiments.interrupts import terminate_as_interrupt
 
     try:
         with terminate_as_interrupt():
