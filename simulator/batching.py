@@ -1,0 +1,3 @@
+"""Moved to `simulator.sim.batching`; this path stays for `from simulator.batching import ...`."""
+
+from .sim.batching import *  # noqa: F403
