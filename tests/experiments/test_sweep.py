@@ -145,7 +145,7 @@ def test_cli_sweep_and_section_in_file(tmp_path, write_yaml):
     ("batching.max_batch_size=1,-4", ["batching.max_batch_size"]),
 ])
 def test_cli_bad_grid_is_exit_2_naming_the_key_and_writes_nothing(tmp_path, grid, words):
-    result = invoke("sweep", Path(__file__).parents[1] / "scenarios/quickstart.yaml",
+    result = invoke("sweep", Path(__file__).parents[2] / "scenarios/quickstart.yaml",
                     "--grid", grid, "--out", tmp_path)
     assert result.exit_code == 2
     line = result.stderr.strip()
@@ -157,7 +157,7 @@ def test_cli_bad_grid_is_exit_2_naming_the_key_and_writes_nothing(tmp_path, grid
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_within_a_second_and_the_rerun_finishes_the_same_csv(tmp_path, signum):
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
     args = [sys.executable, "-m", "simulator", "sweep", str(root / "scenarios/quickstart.yaml"),
             "--set", "run.duration=20s", "--set", "run.warmup=1s", "--replications", "2",
             "--grid", "arrival.rate=200:1400:200", "--workers", "2", "--quiet"]
@@ -185,7 +185,7 @@ def test_ctrl_c_stops_within_a_second_and_the_rerun_finishes_the_same_csv(tmp_pa
 
 
 def test_concurrent_sweeps_into_one_root_do_not_clobber_each_other(tmp_path):
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
 
     def command(out, grid):
         return [sys.executable, "-m", "simulator", "sweep",

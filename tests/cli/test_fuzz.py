@@ -55,7 +55,7 @@ def _self_contained(data) -> bool:
 def _shipped_scenarios() -> list[dict]:
     """Every scenario file in scenarios/, so new sections (replicas, classes, stages,
     ensemble, network, overhead, faults, closed loop, sweep, hardware) are fuzzed too."""
-    root = Path(__file__).resolve().parent.parent / "scenarios"
+    root = Path(__file__).resolve().parents[2] / "scenarios"
     found = []
     for path in sorted(root.rglob("*.yaml")):
         data = yaml.safe_load(path.read_text())

@@ -104,7 +104,7 @@ def test_the_example_study_file_plans_30_points(tmp_path):
 
     from simulator.experiments.sweep_plan import make_plan
 
-    path = Path(__file__).parents[1] / "scenarios/sweep-study.yaml"
+    path = Path(__file__).parents[2] / "scenarios/sweep-study.yaml"
     scenario = Scenario.from_yaml(path)
     grids = section_grids(scenario.sweep, scenario, str(path))
     plan = make_plan(scenario, grids, scenario.sweep.zip, tmp_path)

@@ -14,7 +14,7 @@ import pytest
 from simulator import Scenario, run
 from simulator.analysis.metrics import t_half_width
 
-SCENARIO = Path(__file__).resolve().parents[1] / "scenarios/network-skew/network-skew.yaml"
+SCENARIO = Path(__file__).resolve().parents[2] / "scenarios/network-skew/network-skew.yaml"
 SHORT = {"run.duration": "20s", "run.warmup": "2s", "run.replications": 5}
 
 

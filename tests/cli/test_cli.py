@@ -12,7 +12,7 @@ from simulator.cli import cli
 
 from conftest import scenario_dict
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICK = ["--set", "run.duration=3s", "--set", "run.warmup=0.5s", "--replications", "2"]
 
 

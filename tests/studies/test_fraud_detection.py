@@ -10,7 +10,7 @@ import pytest
 
 from simulator import Scenario, run
 
-SCENARIO = Path(__file__).resolve().parents[1] / "scenarios/fraud-detection/fraud-detection.yaml"
+SCENARIO = Path(__file__).resolve().parents[2] / "scenarios/fraud-detection/fraud-detection.yaml"
 SHORT = {"run.duration": "30s", "run.replications": 3}
 
 

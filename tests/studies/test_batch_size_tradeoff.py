@@ -12,7 +12,7 @@ import pytest
 
 from simulator import Scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scenarios" / "batch_size_tradeoff.py"
 FOLDER = ROOT / "scenarios" / "batch-size-tradeoff"
 SIZES = (1, 10, 50)

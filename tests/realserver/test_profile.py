@@ -12,7 +12,7 @@ from simulator.realserver.profiling import linear_fit
 
 from conftest import scenario_dict
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MLP = ROOT / "scenarios/models/mlp.py"
 
 
