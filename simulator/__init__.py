@@ -14,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import ScenarioError
-from .runner import RunResult, run
-from .scenario import Scenario
+from .experiments.runner import RunResult, run
+from .model.errors import ScenarioError
+from .model.scenario import Scenario
 
 __all__ = ["RunResult", "Scenario", "ScenarioError", "load_scenario", "run"]
 

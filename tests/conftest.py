@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from simulator.scenario import Scenario
+from simulator.model.scenario import Scenario
 
 BASE = {
     "name": "t",

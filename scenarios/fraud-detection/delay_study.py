@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from simulator import Scenario, run
-from simulator.tables import slo_verdict
+from simulator.reporting.tables import slo_verdict
 
 HERE = Path(__file__).resolve().parent
 DELAYS = ("0", "250us", "500us", "750us", "1ms", "2ms")

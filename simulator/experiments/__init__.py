@@ -1,0 +1,2 @@
+"""Running experiments: replications (`run`), sweeps and their executors, capacity
+plans, SIGTERM/Ctrl-C handling, and the speed benchmarks."""

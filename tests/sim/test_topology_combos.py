@@ -1,0 +1,68 @@
+"""The topology features together: every combination keeps the books and repeats itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulator.sim.engine import simulate
+from simulator.sim.records import COMPLETED
+
+from conftest import make_scenario
+
+CLASSES = [{"name": "gold", "share": 0.3, "priority": 2, "slo": "20ms",
+            "queue_policy": {"timeout": "30ms", "action": "delay"}},
+           {"name": "bronze", "share": 0.7, "slo": "200ms",
+            "queue_policy": {"timeout": "80ms", "action": "reject", "max_queue_size": 50}}]
+FAULTS = {"mtbf": "400ms", "mttr": "60ms", "in_flight": "retry",
+          "stragglers": {"fraction": 0.05, "slowdown": 3}}
+ADAPTIVE = {"policy": "adaptive", "max_batch_size": 16, "latency_objective": "7ms"}
+SLO_AWARE = {"policy": "slo_aware", "max_batch_size": 16, "latency_objective": "15ms"}
+
+COMBOS = {
+    "replicas+classes+faults+adaptive": dict(
+        replicas={"count": 3, "router": "power_of_two"}, classes=CLASSES,
+        queue={"discipline": "priority"}, faults=FAULTS, batching=ADAPTIVE),
+    "stages+classes+faults(lost)": dict(
+        stages=[{"name": "a", "batching": {"policy": "none"}, "servers": {"count": 2},
+                 "service": {"base": "0.6ms", "distribution": "exponential"}},
+                {"name": "b"}],
+        classes=CLASSES, queue={"discipline": "edf"},
+        faults={**FAULTS, "in_flight": "lost"}),
+    "ensemble+faults+slo_aware": dict(
+        ensemble={"branches": 3, "join": "first_k", "k": 2}, faults=FAULTS,
+        batching=SLO_AWARE),
+    "closed+replicas+classes+faults(lost)": dict(
+        arrival={"process": "closed", "users": 24, "think_time": {
+            "mean": "10ms", "distribution": "exponential"}},
+        replicas={"count": 2, "router": "join_shortest_queue",
+                  "service_time_factor": [1, 1.3]},
+        classes=CLASSES, faults={**FAULTS, "in_flight": "lost"}),
+    "closed+ensemble+faults(lost)+classes": dict(
+        arrival={"process": "closed", "users": 16, "think_time": "4ms"},
+        ensemble={"branches": 3, "join": "first_k", "k": 2}, classes=CLASSES,
+        faults={**FAULTS, "in_flight": "lost"}),
+    "closed+stages+faults(lost)": dict(
+        arrival={"process": "closed", "users": 16, "think_time": "4ms"},
+        stages=[{"name": "a", "batching": {"policy": "none"}}, {"name": "b"}],
+        faults={**FAULTS, "in_flight": "lost"}),
+}
+
+
+@pytest.mark.parametrize("name", COMBOS)
+def test_combination_keeps_the_books_and_is_reproducible(name):
+    sections = {"arrival": {"process": "poisson", "rate": 1400},
+                "run": {"duration": 3.0, "warmup": 0.5, "replications": 1}, **COMBOS[name]}
+    sc = make_scenario(**sections)
+    record = simulate(sc, 0)
+    started = record.batch >= 0
+    assert int(record.batch_size.sum()) == int(started.sum())
+    assert np.all(record.outcome[started & ~np.isnan(record.finish_s)] == COMPLETED)
+    counts = record.counts()
+    assert counts["arrived"] == sum(v for k, v in counts.items() if k != "arrived")
+    assert counts["completed"] > 0
+    if record.sent_s is not None and sc.is_closed_loop:  # every user waits for one answer
+        assert (record.client_outcome == 0).sum() <= sc.arrival.users
+    again = simulate(sc, 0)
+    assert np.array_equal(record.outcome, again.outcome)
+    assert np.array_equal(record.batch_start_s, again.batch_start_s)
