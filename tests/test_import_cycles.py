@@ -12,8 +12,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "simulator"
 KNOWN = {
     # cli/app.py loads its command modules by name (COMMAND_MODULES); they import `cli` from it
     frozenset({"cli.app", "cli.calibrate", "cli.plan", "cli.profile", "cli.sweep"}),
-    # engine hands topology scenarios to fleet (lazily); fleet reuses engine's helpers
-    frozenset({"sim.engine", "sim.fleet"}),
 }
 
 

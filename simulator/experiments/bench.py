@@ -15,7 +15,7 @@ import time
 
 from ..analysis.metrics import summarize
 from ..model.scenario import Scenario
-from ..sim.engine import simulate
+from ..sim import simulate
 
 
 def standard_scenario(n_requests: int = 1_000_000) -> Scenario:

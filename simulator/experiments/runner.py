@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..analysis.metrics import summarize
 from ..analysis.warmup import auto_warmup_cuts_s
 from ..model.scenario import Scenario
-from ..sim.engine import simulate
+from ..sim import simulate
 from ..sim.records import ReplicationRecord
 from .interrupts import worker_pool
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..sim.engine import simulate
+from ..sim import simulate
 from ..storage.results import environment_meta, save_arrays
 from ..storage.sweep_table import point_row, table_csv
 from .executors import Task, run_tasks

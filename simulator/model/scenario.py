@@ -22,13 +22,14 @@ from ..workload import superposition as _superposition  # noqa: F401 - process: 
 from ..workload.arrivals import ARRIVAL_PROCESSES
 from ..workload.service import ServiceConfig
 from .autoscaling import AutoscalingSection
+from .combinations import check_combinations
 from .config import FieldError, PositiveSeconds, Seconds, Section
 from .delays import Delay
 from .errors import ScenarioError, translate_validation_error
 from .faults import FaultsSection
 from .grid import SweepSection
 from .network import NetworkConfig
-from .stages import StageSection
+from .stages import StageSection, stage_parts
 from .topology import Discipline, EnsembleSection, ReplicasSection, RequestClass, check_classes
 from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
 
@@ -237,36 +238,15 @@ class Scenario(Section):
     def _cross_checks(self):
         self._pick_hardware()
         resolve_latency_objective(self.batching, self.slo.latency if self.slo else None)
-        for key in ("wakeup", "idle_penalty", "stalls"):
-            if getattr(self.servers, key) is not None and self.uses_fleet:
-                raise FieldError(f"servers.{key}", "is modelled for one pool only: not with "
-                                 "replicas, classes, ensemble, stages, faults, autoscaling "
-                                 "or closed-loop arrivals")
-        if self.ensemble is not None and self.replicas is not None:
-            raise FieldError("ensemble", "cannot be combined with replicas: yet")
-        if self.stages is not None and (self.replicas is not None
-                                        or self.ensemble is not None or not self.stages):
-            raise FieldError("stages", "give one or more stages; not combined with replicas: "
-                             "or ensemble: yet")
+        if self.stages is not None and not self.stages:
+            raise FieldError("stages", "give one or more stages", self.stages)
         self._check_autoscaling()
         if self.faults is not None:
-            if self.batching.policy_class.tracks_arrivals:
-                raise FieldError("batching.policy", "faults: need a batcher that cuts batches "
-                                 "from the queue (none, dynamic, torchserve, ...)",
-                                 self.batching.policy)
-            self.faults.check_replicas(self.replicas.count if self.replicas else
-                                       self.ensemble.branches if self.ensemble else
-                                       len(self.stages) if self.stages else 1)
-        if self.is_closed_loop and self.run.requests is not None:
-            raise FieldError("run.requests", "closed-loop arrivals need run.duration",
-                             self.run.requests)
+            self.faults.check_replicas(sum(p.count * p.branches for p in stage_parts(self)))
         streams = getattr(self.arrival, "streams", None)
-        if streams is not None and self.run.requests is not None:
-            raise FieldError("run.requests", "superposition arrivals need run.duration",
-                             self.run.requests)
         check_classes(self.classes, self.queue.discipline, self.slo.latency if self.slo else None,
-                      self.batching, len(streams) if streams is not None else None)
-        self._check_client_path_alone()
+                      len(streams) if streams is not None else None)
+        check_combinations(self)
         largest = self.service.largest_table_size
         if largest is not None and self.batching.largest_charged_size > largest:
             raise FieldError("batching.max_batch_size",
@@ -281,31 +261,27 @@ class Scenario(Section):
         return self
 
     def _check_autoscaling(self) -> None:
-        scaling = self.autoscaling
+        scaling, replicas = self.autoscaling, self.replicas
+        factors = replicas.service_time_factor if replicas else None
+        if factors is not None:
+            wanted = {replicas.count} | ({scaling.max_replicas} if scaling else set())
+            if len(factors) not in wanted:
+                raise FieldError("replicas.service_time_factor", "needs one entry per replica "
+                                 f"({' or '.join(map(str, sorted(wanted)))}: the replicas it "
+                                 "can grow to), got " + str(len(factors)), factors)
+        pool = scaling.max_replicas if scaling else replicas.count if replicas else 1
+        if replicas is not None and replicas.router == "power_of_two" and pool < 2:
+            raise FieldError("replicas.router", "power_of_two needs at least 2 replicas",
+                             replicas.router)
         if scaling is None:
             return
-        if self.replicas is None or self.replicas.service_time_factor is not None:
+        if replicas is None:
             raise FieldError("autoscaling", "needs replicas: (its count is the starting "
-                             "number) without service_time_factor")
-        if not scaling.min_replicas <= self.replicas.count <= scaling.max_replicas:
+                             "number)")
+        if not scaling.min_replicas <= replicas.count <= scaling.max_replicas:
             raise FieldError("replicas.count", f"must be between autoscaling.min_replicas "
                              f"({scaling.min_replicas}) and max_replicas "
-                             f"({scaling.max_replicas})", self.replicas.count)
-
-    def _check_client_path_alone(self) -> None:
-        """The client path (overhead, network) is modelled for one pool or plain replicas:
-        not yet with classes, ensembles, stages or closed-loop clients (a retry would
-        need to keep its class, branches or stage, which the attempts model lacks)."""
-        key = "network" if self.network is not None else (
-            "service.overhead" if self.service.overhead is not None else None)
-        if key is None:
-            return
-        other = ("classes" if self.classes is not None else "ensemble"
-                 if self.ensemble is not None else "stages" if self.stages is not None
-                 else "arrival.process closed" if self.is_closed_loop else None)
-        if other is not None:
-            raise FieldError(key, f"cannot be combined with {other} yet (the client path is "
-                             "modelled for one pool or replicas)")
+                             f"({scaling.max_replicas})", replicas.count)
 
     # -- loading ---------------------------------------------------------------------
     @classmethod
@@ -377,32 +353,10 @@ class Scenario(Section):
     # -- derived facts ---------------------------------------------------------------
     @property
     def capacity_rps(self) -> float:
-        """Largest sustainable throughput: every server busy with full batches."""
-        if self.stages:  # the slowest stage limits a pipeline
-            return min(count * b.max_batch_size / service.mean_s(b.charged_size(b.max_batch_size))
-                       for b, service, count in self.stage_parts())
+        """Largest sustainable throughput: every server of the slowest stage busy with
+        full batches (window batching: the batches it closes at this load)."""
         rate_rps = math.inf if self.is_closed_loop else self.arrival.mean_rate_rps
-        size = self.batching.saturated_batch_size(rate_rps)
-        busy_s = self.service.mean_s(self.batching.charged_size(size))
-        speed = sum(1 / f for f in self.replicas.factors()) if self.replicas else 1.0
-        if self.autoscaling:  # the fleet can grow to max_replicas
-            speed = float(self.autoscaling.max_replicas)
-        if self.ensemble:  # every request needs every branch: the slowest one limits
-            speed = 1 / max(self.ensemble.factors())
-        return speed * self.servers.count * size / busy_s
-
-    @property
-    def uses_fleet(self) -> bool:
-        """True when replicas or classes need the fleet model (not the plain loop)."""
-        return (self.replicas is not None or self.classes is not None or self.is_closed_loop
-                or self.ensemble is not None or self.faults is not None
-                or self.stages is not None or self.autoscaling is not None)
-
-    def stage_parts(self) -> list[tuple]:
-        """(batching, service, servers count) of each pipeline stage, defaults filled in."""
-        return [(st.batching or self.batching, st.service or self.service,
-                 st.servers.count if st.servers else self.servers.count)
-                for st in self.stages or ()]
+        return min(_stage_capacity_rps(part, rate_rps) for part in stage_parts(self))
 
     @property
     def is_closed_loop(self) -> bool:
@@ -436,6 +390,13 @@ class Scenario(Section):
             notes.append(f"the trace ends at {trace_span_s:.6g}s, before run.duration "
                          f"({self.run.duration:g}s): no arrivals after that")
         return notes
+
+
+def _stage_capacity_rps(part, rate_rps: float) -> float:
+    size = part.batching.saturated_batch_size(rate_rps)
+    busy_s = part.service.mean_s(part.batching.charged_size(size))
+    speed = sum(1 / f for f in part.replica_factors) / max(part.branch_factors)
+    return speed * part.servers * size / busy_s
 
 
 def _default_batching():

@@ -20,6 +20,7 @@ stages:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Union
 
 from pydantic import Field
@@ -27,6 +28,7 @@ from pydantic import Field
 from ..sim.batching import BATCHING_POLICIES
 from ..workload.service import ServiceConfig
 from .config import Section
+from .topology import EnsembleSection, ReplicasSection
 
 StageBatching = Annotated[
     Union[tuple(BATCHING_POLICIES.values())],  # noqa: UP007 - built from the registry
@@ -47,3 +49,53 @@ class StageSection(Section):
     batching: StageBatching | None = None
     service: ServiceConfig | None = None
     servers: StageServers | None = None
+    replicas: ReplicasSection | None = Field(
+        None, description="this stage is a pool of replicas behind a router (default: the "
+        "top-level replicas:)")
+    ensemble: EnsembleSection | None = Field(
+        None, description="this stage fans out to branches (default: the top-level ensemble:)")
+
+
+@dataclass(frozen=True)
+class StageParts:
+    """Everything one stage is built from, the top-level sections standing in for
+    whatever the stage leaves out."""
+
+    batching: object
+    service: ServiceConfig
+    servers: int
+    count: int          # replicas per branch (max_replicas with autoscaling)
+    active: int         # replicas taking requests at the start
+    router: str
+    replica_factors: tuple[float, ...]
+    branches: int
+    needed: int
+    branch_factors: tuple[float, ...]
+
+
+def stage_parts(scenario) -> list[StageParts]:
+    """The parts of every stage (one stage without `stages:`)."""
+    return [_parts(scenario, stage) for stage in scenario.stages or [None]]
+
+
+def _parts(scenario, stage: StageSection | None) -> StageParts:
+    def own(key: str):
+        return getattr(stage, key) if stage is not None else None
+
+    replicas = own("replicas") or scenario.replicas
+    ensemble = own("ensemble") or scenario.ensemble
+    scaling = scenario.autoscaling
+    count = replicas.count if replicas else 1
+    total = scaling.max_replicas if scaling else count
+    factors = list(replicas.factors()) if replicas else [1.0]
+    factors += [1.0] * (total - len(factors))
+    return StageParts(
+        batching=own("batching") or scenario.batching,
+        service=own("service") or scenario.service,
+        servers=own("servers").count if own("servers") else scenario.servers.count,
+        count=total, active=count,
+        router=replicas.router if replicas else "round_robin",
+        replica_factors=tuple(factors[:total]),
+        branches=ensemble.branches if ensemble else 1,
+        needed=ensemble.needed if ensemble else 1,
+        branch_factors=tuple(ensemble.factors()) if ensemble else (1.0,))

@@ -53,10 +53,6 @@ class ReplicasSection(Section):
         factors = self.service_time_factor
         if factors is None:
             return self
-        if len(factors) != self.count:
-            raise FieldError("replicas.service_time_factor",
-                             f"needs one entry per replica ({self.count}), got {len(factors)}",
-                             factors)
         for factor in factors:
             if not (factor > 0 and math.isfinite(factor)):
                 raise FieldError("replicas.service_time_factor",
@@ -154,13 +150,9 @@ def _check_shares(classes: list[RequestClass], streams: int | None) -> None:
 
 
 def check_classes(classes: list[RequestClass] | None, discipline: str,
-                  default_slo_s: float | None, batching, streams: int | None = None) -> None:
-    """Cross-checks of `classes:` against the discipline, the batcher, the scenario SLO
-    and the arrival streams (`streams`: how many a superposition has, else None)."""
-    if classes is not None and batching.policy_class.tracks_arrivals:
-        raise FieldError("batching.policy", "classes: need a batcher that cuts batches from "
-                         "the queue (none, dynamic, torchserve, ...), not one that forms "
-                         "batches as requests arrive", batching.policy)
+                  default_slo_s: float | None, streams: int | None = None) -> None:
+    """Cross-checks of `classes:` against the discipline, the scenario SLO and the
+    arrival streams (`streams`: how many a superposition has, else None)."""
     if classes is None:
         if discipline != "fifo":
             raise FieldError("queue.discipline", f"{discipline} needs classes:", discipline)

@@ -116,6 +116,9 @@ class BatchingPolicy:
     def dropped(self, count: int) -> None:
         """The `count` oldest queued requests left the queue (timed out)."""
 
+    def requeued(self, count: int) -> None:
+        """An interrupted batch of `count` went back to the head of the queue."""
+
     def bind_service(self, mean_service_s) -> None:
         """Told once, before the run, E[S(k)] of a batch of k (for policies that plan)."""
 
@@ -124,6 +127,10 @@ class BatchingPolicy:
 
     def decide(self, now_s: float, queued: int, oldest_s: float, free: int) -> Dispatch | Wait:
         raise NotImplementedError
+
+    def retract(self, action: Dispatch) -> None:
+        """The `Dispatch` just decided is not cut now (an idle server must wake up first):
+        undo what deciding it changed, so that the policy decides again when it is awake."""
 
     def _take(self, size: int) -> Dispatch:
         return Dispatch(size, self.config.charged_size(size))
@@ -232,6 +239,11 @@ class _SegmentedQueue:
                 self.closed[0] -= taken
         self.open_size -= count
 
+    def requeued(self, count: int) -> None:
+        """An interrupted batch is back at the head: it waits as a closed batch."""
+        if count:
+            self.closed.appendleft(count)
+
     def pop(self) -> int:
         if self.closed:
             return self.closed.popleft()
@@ -296,6 +308,12 @@ class TFServingBatcher(BatchingPolicy):
     def dropped(self, count):
         self.batches.dropped(count)
 
+    def requeued(self, count):
+        self.batches.requeued(count)
+
+    def retract(self, action):
+        self.batches.requeued(action.size)
+
     def decide(self, now_s, queued, oldest_s, free):
         b = self.batches
         if free == 0:
@@ -345,6 +363,9 @@ class TorchServeBatcher(BatchingPolicy):
             return self._take(min(queued, self.max_size))
         return Wait(deadline_s, self.max_size)
 
+    def retract(self, action):
+        self.collecting = True  # the worker still holds what it collected
+
 
 @batching_policy("window")
 class WindowBatcher(BatchingPolicy):
@@ -382,6 +403,12 @@ class WindowBatcher(BatchingPolicy):
 
     def dropped(self, count):
         self.batches.dropped(count)
+
+    def requeued(self, count):
+        self.batches.requeued(count)
+
+    def retract(self, action):
+        self.batches.requeued(action.size)
 
     def decide(self, now_s, queued, oldest_s, free):
         self._close_due(now_s)
@@ -453,6 +480,9 @@ class AdaptiveBatcher(BatchingPolicy):
             self.cap_history.append(cap)
             return self._take(min(queued, cap))
         return Wait(deadline_s, cap)
+
+    def retract(self, action):
+        self.cap_history.pop()
 
 
 @batching_policy("slo_aware")

@@ -49,6 +49,7 @@ class ClientPlan:
     attempts: np.ndarray | None   # per user request: attempts sent (network only)
     last_sent_s: np.ndarray | None  # per user request: send time of its last attempt
     timeout_s: float | None
+    attempt_user: np.ndarray | None = None  # per attempt in queue order: its user request
 
     def attach(self, record: ReplicationRecord) -> ReplicationRecord:
         """Add the client-side arrays (and user outcomes as of `record.end_s`)."""
@@ -114,7 +115,7 @@ def _overheads_only(sent_s, before, after, draw: _Draws) -> ClientPlan:
     delivery = np.empty(n, dtype=np.int64)
     delivery[order] = np.arange(n)
     return ClientPlan(reach_s[order], sent_s, delivery, draw("overhead_after", after, n),
-                      None, None, None)
+                      None, None, None, order)
 
 
 def _with_network(sent_s, before, after, network: NetworkConfig, draw: _Draws) -> ClientPlan:
@@ -132,9 +133,9 @@ def _with_network(sent_s, before, after, network: NetworkConfig, draw: _Draws) -
         active, send_s = active[lost], send_s[lost] + wait_s
         if not active.size:
             break
-    queue_arrival_s, delivery = book.in_queue_order(before, draw)
+    queue_arrival_s, delivery, attempt_user = book.in_queue_order(before, draw)
     return ClientPlan(queue_arrival_s, sent_s, delivery, book.response_delay_s, book.attempts,
-                      book.last_sent_s, network.timeout)
+                      book.last_sent_s, network.timeout, attempt_user)
 
 
 class _AttemptBook:
@@ -160,9 +161,9 @@ class _AttemptBook:
         self.answers.append(~lost[reaches])
         return lost
 
-    def in_queue_order(self, before, draw: _Draws) -> tuple[np.ndarray, np.ndarray]:
-        """Queue arrival times (hand-off overhead added), sorted, and for each request
-        the index of its answering attempt among them (-1 if none)."""
+    def in_queue_order(self, before, draw: _Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Queue arrival times (hand-off overhead added), sorted; for each request the
+        index of its answering attempt among them (-1 if none); each attempt's request."""
         reach_s = np.concatenate(self.reach_s)
         reach_s += draw("overhead_before", before, reach_s.size)
         users, answers = np.concatenate(self.users), np.concatenate(self.answers)
@@ -170,7 +171,7 @@ class _AttemptBook:
         delivery = np.full(self.attempts.size, -1, dtype=np.int64)
         answering = answers[order]
         delivery[users[order][answering]] = np.flatnonzero(answering)
-        return reach_s[order], delivery
+        return reach_s[order], delivery, users[order]
 
 
 def _losses(network: NetworkConfig, rng: np.random.Generator,

@@ -95,7 +95,7 @@ def test_clear_cases_stop_early_and_close_cases_use_more_replications():
 def test_targets_read_latency_on_the_client_clock():
     """A fixed 10 ms hand-off outside the server adds exactly 10 ms to every statistic."""
     from simulator.model.scenario import Scenario
-    from simulator.sim.engine import simulate
+    from simulator.sim import simulate
 
     base = {"name": "c", "seed": 2, "run": {"duration": "20s", "warmup": "2s"},
             "arrival": {"process": "poisson", "rate": 100},

@@ -8,7 +8,7 @@ from scipy import stats
 
 from simulator.analysis.metrics import WindowView, distribution, t_half_width
 from simulator.experiments.runner import run
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 
 from conftest import make_scenario
 

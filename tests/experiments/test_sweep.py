@@ -98,7 +98,7 @@ def test_resume_after_an_interrupt_computes_only_the_missing_points(tmp_path):
 def _explode_at_rate_400(scenario, replication):
     if scenario.arrival.rate == 400:
         raise RuntimeError("boom")
-    from simulator.sim.engine import simulate
+    from simulator.sim import simulate
 
     return simulate(scenario, replication)
 

@@ -15,7 +15,7 @@ from simulator.realserver.calibration import calibrate_logs
 from simulator.realserver.servelog import read_log, write_log
 from simulator.realserver.simlog import log_columns
 from simulator.realserver.validation import measured_latency_s, measured_statistics, relative_error
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 
 from conftest import scenario_dict
 

@@ -14,7 +14,7 @@ from simulator.realserver.simlog import log_columns
 from simulator.realserver.testbed.loadgen import ClientStamps, poisson_schedule_ns
 from simulator.realserver.testbed.rules import audit
 from simulator.realserver.testbed.run import merge_stamps, run_testbed
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 
 from conftest import scenario_dict
 
@@ -157,12 +157,13 @@ def test_an_idle_server_wakes_up_and_a_busy_one_goes_on_at_once(tmp_path):
     assert plain.batch_start_s.tolist() == pytest.approx([0.0, 0.001, 0.002, 0.010])
 
 
-def test_wakeup_is_refused_with_the_fleet_model(tmp_path):
-    from simulator.model.errors import ScenarioError
-
-    with pytest.raises(ScenarioError, match="servers.wakeup"):
-        _trace_scenario(tmp_path, [0, 1], servers={"wakeup": "1ms"},
-                        arrival={"process": "closed", "users": 2, "think_time": "1ms"})
+def test_wakeup_behind_replicas_wakes_each_idle_replica(tmp_path):
+    # round robin: 0 and 0.5 ms go to replicas 0 and 1, each idle, each waking 1 ms
+    scenario = _trace_scenario(tmp_path, [0, 0.0005, 0.030], servers={"wakeup": "1ms"},
+                               replicas={"count": 2})
+    record = simulate(scenario, 0)
+    assert record.batch_start_s.tolist() == pytest.approx([0.001, 0.0015])
+    assert record.batch_replica.tolist() == [0, 1]
 
 
 def test_a_batch_after_idle_pays_the_idle_penalty(tmp_path):
@@ -176,14 +177,6 @@ def test_a_batch_after_idle_pays_the_idle_penalty(tmp_path):
     assert record.batch_start_s.tolist() == pytest.approx([0.0, 0.001, 0.030, 0.035])
     durations = record.batch_finish_s - record.batch_start_s
     assert durations.tolist() == pytest.approx([0.001, 0.001, third, fourth])
-
-
-def test_idle_penalty_is_refused_with_the_fleet_model(tmp_path):
-    from simulator.model.errors import ScenarioError
-
-    with pytest.raises(ScenarioError, match="servers.idle_penalty"):
-        _trace_scenario(tmp_path, [0, 1], replicas={"count": 2},
-                        servers={"idle_penalty": {"max": "1ms", "time_constant": "1ms"}})
 
 
 def test_stalls_lengthen_busy_batches_by_poisson_theory(tmp_path):

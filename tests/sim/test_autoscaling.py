@@ -7,7 +7,7 @@ import pytest
 
 from simulator.experiments.runner import run
 from simulator.model.autoscaling import AutoscalingSection, decide
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 
 from conftest import assert_check_refuses, make_scenario, scenario_dict
 

@@ -20,7 +20,7 @@ from simulator import run
 from simulator.cli import cli
 from simulator.model.delays import DelayConfig
 from simulator.model.scenario import Scenario
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 from simulator.sim.records import COMPLETED, FAILED, IN_FLIGHT
 
 from conftest import scenario_dict
@@ -278,25 +278,32 @@ def test_same_result_whatever_the_worker_count():
     assert a["requests"] == b["requests"]
 
 
-def test_client_path_with_classes_is_refused_with_the_key_named(tmp_path):
-    from click.testing import CliRunner
+def test_overheads_with_classes_shift_every_class_exactly():
+    """Deterministic overheads add exactly before + after to every request of every
+    class (the classes ride on the attempts)."""
+    from simulator.engine import simulate
+    from simulator.scenario import Scenario
 
-    from simulator.cli import cli
-
-    path = tmp_path / "combo.yaml"
-    path.write_text("name: combo\nrun: {duration: 10s}\narrival: {process: poisson, rate: 100}\n"
-                    "service: {base: 2ms, per_item: 0.5ms, overhead: {before: 1ms}}\n"
-                    "classes: [{name: a, share: 0.5}, {name: b, share: 0.5}]\n")
-    result = CliRunner().invoke(cli, ["check", str(path)])
-    assert result.exit_code == 2
-    assert "service.overhead" in result.output and "classes" in result.output
+    base = {"name": "c", "seed": 3, "run": {"duration": 5.0, "replications": 1},
+            "arrival": {"process": "poisson", "rate": 300},
+            "classes": [{"name": "a", "share": 0.3, "priority": 1}, {"name": "b", "share": 0.7}],
+            "queue": {"discipline": "priority"},
+            "service": {"base": "2ms", "per_item": "0.5ms"}}
+    with_path = {**base, "service": {**base["service"],
+                                     "overhead": {"before": "1ms", "after": "3ms"}}}
+    plain = simulate(Scenario.from_dict(base), 0)
+    shifted = simulate(Scenario.from_dict(with_path), 0)
+    done = plain.outcome == 1
+    took = shifted.received_s - shifted.sent_s
+    assert np.allclose(took[done], (plain.finish_s - plain.arrival_s)[done] + 0.004)
+    assert np.array_equal(shifted.request_class, plain.request_class)
 
 
 def test_overheads_in_front_of_replicas_shift_latency_exactly():
     """Deterministic overheads add exactly before + after to every request behind a
     router, and the books still balance with a lossy network."""
     from simulator.model.scenario import Scenario
-    from simulator.sim.engine import simulate
+    from simulator.sim import simulate
 
     base = {"name": "r", "seed": 4, "run": {"duration": "20s", "warmup": "1s"},
             "arrival": {"process": "constant", "rate": 200},

@@ -11,7 +11,7 @@ from simulator.analysis import theory
 from simulator.experiments.runner import run
 from simulator.model.errors import ScenarioError
 from simulator.model.scenario import Scenario
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 from simulator.sim.records import COMPLETED
 
 MU_RPS = 1000.0

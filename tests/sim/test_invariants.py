@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.model.scenario import Scenario
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 from simulator.sim.records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT
 
 EPS = 1e-9

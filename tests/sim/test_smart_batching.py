@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from simulator.experiments.runner import run
+from simulator.sim import simulate
 from simulator.sim.batching import BATCHING_POLICIES, INF, Dispatch, Wait
-from simulator.sim.engine import simulate
 
 from conftest import make_scenario
 

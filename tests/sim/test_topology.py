@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulator.experiments.runner import run
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 from simulator.sim.records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT
 
 from conftest import assert_check_refuses, make_scenario, scenario_dict
@@ -132,8 +132,6 @@ def test_queue_policy_timeout_reject_and_delay_and_max_queue_size():
      "classes.0.queue_policy.action"),
     ({"queue": {"discipline": "edf"}, "classes": [{"name": "a", "share": 1.0}]},
      "classes.0.slo: edf needs a deadline"),
-    ({"batching": {"policy": "window", "max_batch_size": 4},
-      "classes": [{"name": "a", "share": 1.0}]}, "batching.policy: classes: need a batcher"),
     ({"batching": {"policy": "slo_aware", "max_batch_size": 4}},
      "batching.latency_objective: slo_aware needs a latency objective"),
     ({"batching": {"policy": "adaptive", "max_batch_size": 4}}, "batching.latency_objective"),

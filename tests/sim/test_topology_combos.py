@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 from simulator.sim.records import COMPLETED
 
 from conftest import make_scenario
@@ -46,6 +46,44 @@ COMBOS = {
         arrival={"process": "closed", "users": 16, "think_time": "4ms"},
         stages=[{"name": "a", "batching": {"policy": "none"}}, {"name": "b"}],
         faults={**FAULTS, "in_flight": "lost"}),
+    # refused by the two engines before the one core
+    "replicas+calibrated server+faults": dict(
+        replicas={"count": 2, "router": "least_outstanding"}, faults=FAULTS,
+        servers={"count": 2, "wakeup": "200us",
+                 "idle_penalty": {"max": "300us", "time_constant": "5ms"},
+                 "stalls": {"every": "200ms", "duration": "2ms"}}),
+    "classes+tfserving+faults": dict(
+        classes=CLASSES, queue={"discipline": "priority"}, faults=FAULTS,
+        batching={"policy": "tfserving", "max_batch_size": 8, "max_queue_delay": "2ms",
+                  "max_enqueued_batches": 4}),
+    "classes+window+faults(lost)": dict(
+        classes=CLASSES, faults={**FAULTS, "in_flight": "lost"},
+        batching={"policy": "window", "max_batch_size": 8, "max_queue_delay": "2ms"}),
+    "ensemble behind replicas": dict(
+        ensemble={"branches": 2}, replicas={"count": 2, "router": "join_shortest_queue"}),
+    "stages of replicated pools and an ensemble stage": dict(
+        stages=[{"name": "a", "batching": {"policy": "none"},
+                 "replicas": {"count": 3, "router": "random"},
+                 "service": {"base": "1ms", "distribution": "exponential"}},
+                {"name": "b", "ensemble": {"branches": 3, "join": "first_k", "k": 2}}]),
+    "classes+network": dict(
+        classes=CLASSES, network={"delay": "1ms", "failure_probability": 0.05,
+                                  "timeout": "50ms", "max_retries": 2}),
+    "stages+ensemble+overhead": dict(
+        stages=[{"name": "a", "batching": {"policy": "none"}}, {"name": "b"}],
+        ensemble={"branches": 2},
+        service={"base": "1ms", "per_item": "0.2ms", "overhead": {"before": "200us",
+                                                                  "after": "100us"}}),
+    "closed+network+classes+replicas": dict(
+        arrival={"process": "closed", "users": 20, "think_time": "5ms"},
+        replicas={"count": 2}, classes=CLASSES,
+        network={"delay": {"mean": "1ms", "distribution": "exponential"},
+                 "failure_probability": 0.1, "timeout": "40ms", "max_retries": 2}),
+    "autoscaling+service_time_factor": dict(
+        replicas={"count": 1, "router": "least_outstanding",
+                  "service_time_factor": [1, 1.5, 2]},
+        autoscaling={"max_replicas": 3, "scale_up_at": 4, "scale_down_at": 1,
+                     "interval": "200ms"}),
 }
 
 

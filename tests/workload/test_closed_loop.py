@@ -10,7 +10,7 @@ import pytest
 from simulator.analysis import theory
 from simulator.experiments.runner import run
 from simulator.model.scenario import Scenario
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 from simulator.sim.records import IN_FLIGHT
 
 from conftest import assert_check_refuses, scenario_dict

@@ -6,7 +6,7 @@ import pytest
 from simulator.experiments.runner import run
 from simulator.model.errors import ScenarioError
 from simulator.model.scenario import Scenario
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 from simulator.sim.rng import stream
 
 from conftest import scenario_dict
