@@ -100,7 +100,10 @@ class Flow:
         if self.entry is not None:
             self.entry.receive_run(first * per, last * per, per, self.at_s)
             return
-        pools, base = self.stages[0], 0
+        pools = self.stages[0]
+        if len(pools) == 1 and per == 1:
+            pools[0].route_run(first, last, self.at_s)
+            return
         for j in range(first, last):
             at_s, base = times[j], j * per
             for b, pool in enumerate(pools):

@@ -32,6 +32,19 @@ class Pool:
         chosen.receive(task, at_s)
         return chosen
 
+    def route_run(self, first: int, last: int, at_s) -> None:
+        """Route tasks first .. last - 1, each arriving at its own time, in order."""
+        replicas, pick, replica_of = self.replicas, self.router.pick, self.flow.replica_of
+        if self.single:
+            replicas[0].receive_run(first, last, 1, at_s)
+            return
+        for task in range(first, last):
+            chosen = replicas[pick()]
+            if chosen.down_count or chosen.standby:
+                chosen = self._next_up(chosen)
+            replica_of[task] = chosen.index
+            chosen.receive(task, at_s[task])
+
     def _next_up(self, target):
         """Another replica for a task aimed at a down one (`target` if all are down): the
         up replica with the fewest queued + in service for the load-aware routers, one

@@ -31,6 +31,9 @@ class Replica:
         self.fed_by_source = fed_by_source
         self.admit = policy.admit if policy.tracks_arrivals else None
         self.learn = policy.completed if policy.learns else None
+        self.plain_admission = queue.bulk and self.admit is None
+        """Nothing to check on admission but the capacity (no timeouts, class limits or
+        policy admission)."""
         self.wakes = times.wakeup_s is not None
         self.advances = not self.wakes
         """Looks ahead to its next batch when nothing else happens before (not while a
@@ -60,6 +63,9 @@ class Replica:
     def receive(self, task: int, at_s: float) -> None:
         """Task `task` reaches the queue at `at_s`: queued, or rejected."""
         queue = self.queue
+        if self.plain_admission and queue.size < self.capacity:
+            queue.push(task)
+            return
         if queue.timed:
             self._expire(at_s)
         if (queue.size >= self.capacity or queue.full_for(self.flow.klass[task])

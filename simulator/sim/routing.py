@@ -23,6 +23,7 @@ class Router:
 
     def __init__(self, rule: str, replicas: list, rng: np.random.Generator):
         self.rule, self.replicas, self.count = rule, replicas, len(replicas)
+        self.queues = [r.queue for r in replicas]
         self.turn = -1
         self.pick = getattr(self, f"_{rule}")
         self.rng = rng
@@ -57,7 +58,7 @@ class Router:
         return self._fewest([r.queue.size + r.in_service for r in self.replicas])
 
     def _join_shortest_queue(self) -> int:
-        return self._fewest([r.queue.size for r in self.replicas])
+        return self._fewest([q.size for q in self.queues])
 
     def _power_of_two(self) -> int:
         u = self.next_uniform()
@@ -68,11 +69,16 @@ class Router:
         return a if load_a < load_b else b
 
     def _fewest(self, loads: list[int]) -> int:
-        """Index of the smallest load; ties broken by a draw of the stream."""
+        """Index of the smallest load; ties broken by a draw of the stream (the k-th
+        tied replica, k uniform, as `fewest`)."""
         least = min(loads)
-        if loads.count(least) == 1:
-            return loads.index(least)
-        return fewest(loads, self.next_uniform())
+        tied = loads.count(least)
+        index = loads.index(least)
+        if tied == 1:
+            return index
+        for _ in range(int(self.next_uniform() * tied)):
+            index = loads.index(least, index + 1)
+        return index
 
 
 def fewest(loads: list[int], u: float) -> int:
