@@ -281,8 +281,8 @@ def test_same_result_whatever_the_worker_count():
 def test_overheads_with_classes_shift_every_class_exactly():
     """Deterministic overheads add exactly before + after to every request of every
     class (the classes ride on the attempts)."""
-    from simulator.sim import simulate
     from simulator.model.scenario import Scenario
+    from simulator.sim import simulate
 
     base = {"name": "c", "seed": 3, "run": {"duration": 5.0, "replications": 1},
             "arrival": {"process": "poisson", "rate": 300},
