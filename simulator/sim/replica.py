@@ -212,14 +212,16 @@ class Replica:
             except simpy.Interrupt:
                 self._abort(server)
                 continue
-            self._finish(server, batch, service_s)
+            self._finish(server, batch, start_s + service_s, service_s)
 
-    def _finish(self, server: int, batch: int, service_s: float) -> None:
+    def _finish(self, server: int, batch: int, end_s: float, service_s: float) -> None:
+        """The batch ends (at `end_s` = start + service, exactly; the clock may differ in
+        the last bit after a look-ahead)."""
         ledger, now = self.flow.ledger, self.env.now
         if now >= self.flow.next_s:
             self.flow.catch_up(now)  # arrivals before this route by the state before it
         del self.busy[server]
-        ledger.finish_s[batch] = self.times.free_since_s[server] = now
+        ledger.finish_s[batch] = self.times.free_since_s[server] = end_s
         size = ledger.size[batch]
         self.in_service -= size
         if self.learn is not None:
