@@ -66,8 +66,15 @@ class ClassQueue:
 
     def requeue(self, ids: list[int]) -> None:
         """Put `ids` (an interrupted batch) back at the head of their classes' lanes."""
+        touched = set()
         for rid in reversed(ids):
             self.fresh[self.klass[rid]].appendleft(rid)
+            touched.add(self.klass[rid])
+        for klass in touched:  # in arrival order, as timeouts need (several cut batches)
+            lane = self.fresh[klass]
+            ordered = sorted(lane, key=lambda r: (self.at_s[r], r))
+            lane.clear()
+            lane.extend(ordered)
         self.size += len(ids)
 
     def oldest_s(self) -> float:

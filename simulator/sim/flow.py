@@ -144,11 +144,11 @@ class Flow:
             if replica.wanted == index:
                 replica.wanted = -1
                 due.append(replica)
-        self.look_at_once(due)
         while wanted and wanted[0][2].wanted != wanted[0][0]:
             heapq.heappop(wanted)  # stale: that replica has looked again since
-        if wanted:
+        if wanted:  # first, so that no replica woken now looks ahead past it
             self._arm(wanted[0][0])
+        self.look_at_once(due)
 
     def look_at_once(self, replicas: list) -> None:
         """Dispatch each replica at this instant; only the last may look ahead."""

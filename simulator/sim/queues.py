@@ -52,14 +52,13 @@ class FifoQueue:
         self.size += len(self.ids) - before
 
     def requeue(self, tasks) -> None:
-        """Put an interrupted batch back at the head, in its order."""
-        head = self.head
+        """Put an interrupted batch back, in arrival order with what waits (an outage
+        may cut several batches at once; timeouts need the queue in arrival order)."""
+        at_s = self.at_s
+        waiting = sorted([*tasks, *self.ids[self.head:]], key=lambda t: (at_s[t], t))
+        del self.ids[self.head:]
+        self.ids.extend(waiting)
         self.size += len(tasks)
-        if head >= len(tasks):
-            self.head = head - len(tasks)
-            self.ids[self.head:head] = array("q", tasks)
-        else:
-            self.ids[head:head] = array("q", tasks)
 
     def oldest_s(self) -> float:
         return self.at_s[self.ids[self.head]] if self.size else INF
