@@ -59,14 +59,22 @@ def simulate(scenario, replication: int = 0):
         end_s = run.duration
     else:
         env.timeout(0).callbacks.append(flow.start)
-        end_s = run.duration if run.requests is None else \
-            float(times_s[-1]) if times_s.size else 0.0
+        end_s = run.duration if run.requests is None else _last_arrival_s(times_s, plan)
     if end_s > 0:
         env.run(until=end_s)
     record = freeze(flow, scenario, replicas, replication, end_s)
     if flow.client_log is not None:
         plan = flow.client_log.freeze()
     return attach_answers(record, layout, plan)
+
+
+def _last_arrival_s(times_s: np.ndarray, plan) -> float:
+    """With `run.requests`, the run ends at the last arrival: the last attempt to reach
+    the queue, or the last user send when that is later (its attempts were lost)."""
+    last_s = float(times_s[-1]) if times_s.size else 0.0
+    if plan is not None and plan.sent_s.size:
+        last_s = max(last_s, float(plan.sent_s[-1]))
+    return last_s
 
 
 def arrival_times(scenario, replication: int) -> tuple[np.ndarray, np.ndarray]:
