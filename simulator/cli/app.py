@@ -53,7 +53,8 @@ def _scenario_options(func):
 
 
 def load_scenario_arg(scenario_file: Path, overrides: tuple[str, ...]):
-    from ..model.scenario import Scenario, parse_set_options
+    from ..model.overrides import parse_set_options
+    from ..model.scenario import Scenario
 
     return Scenario.from_yaml(scenario_file, parse_set_options(overrides))
 
@@ -110,7 +111,7 @@ def _scenario_to_run(scenario_file, overrides, from_summary):
 
     scenario = scenario_from_summary(from_summary)
     if overrides:
-        from ..model.scenario import parse_set_options
+        from ..model.overrides import parse_set_options
 
         scenario = scenario.with_overrides(parse_set_options(overrides), str(from_summary))
     return scenario
