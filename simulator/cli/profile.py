@@ -44,12 +44,11 @@ def profile(model_spec, batch_sizes, input_factory, repeats, warmup, output):
     if output is None:
         click.echo(text, nl=False)
         return
-    tmp = output.with_name(f".{output.name}.tmp")
+    from ..storage.atomic import write_atomic
+
     try:
-        tmp.write_text(text)
-        tmp.replace(output)
+        write_atomic(output, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ScenarioError(str(output), None, f"cannot write: {exc.strerror}") from None
     click.echo(f"{header}\nwritten: {output}", err=True)
 

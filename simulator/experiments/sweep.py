@@ -11,13 +11,12 @@ point, so the numbers do not depend on the executor or the worker count.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..sim import simulate
+from ..storage.atomic import atomic_path, write_atomic
 from ..storage.results import environment_meta, save_arrays
 from ..storage.sweep_table import point_row, table_csv
 from .executors import Task, run_tasks
@@ -85,13 +84,8 @@ def summarize_whole_point(scenario, arrays_path: Path | None = None) -> dict:
 
 
 def save_arrays_atomic(path: Path, records) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(3)}.tmp.npz")
-    try:
+    with atomic_path(path, suffix=".npz") as tmp:
         save_arrays(tmp, records)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class _Collector:
@@ -158,14 +152,3 @@ def write_table(plan: SweepPlan) -> Path:
     path = plan.folder / CSV_FILE
     write_atomic(path, table_csv(rows))
     return path
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write under a unique hidden name, then rename: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

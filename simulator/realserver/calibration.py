@@ -44,6 +44,7 @@ import re
 from pathlib import Path
 
 from ..model.errors import ScenarioError
+from ..storage.atomic import write_atomic
 from .measure import Fit, measure
 from .servelog import ServeLog, read_log
 from .service_fit import delay_section, service_table
@@ -76,7 +77,7 @@ def calibrate_logs(paths: list[Path], output: Path, empirical: bool = False,
             write_samples(samples, fit.sizes, fit.occupancy_s)
         Scenario.from_dict(data, source=str(output), base_dir=output.parent)
         command = " ".join(["batchsim calibrate", *map(str, paths), "-o", str(output)])
-        _write_atomic(output, f"# {command}\n" + dump_yaml(data))
+        write_atomic(output, f"# {command}\n" + dump_yaml(data))
     except OSError as exc:
         raise ScenarioError(str(output), None, f"cannot write: {exc.strerror}") from None
     return fit, [*fit.notes, *notes]
@@ -147,12 +148,3 @@ def _batching(log: ServeLog, largest: int) -> dict:
 def _name(stem: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.-]", "-", stem).lstrip("-_.") or "calibrated"
     return name[:100]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)

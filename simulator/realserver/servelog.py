@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.errors import ScenarioError
+from ..storage.atomic import write_atomic
 
 COLUMNS = ("request_id", "batch_id", "batch_size", "scheduled_s", "sent_s", "arrival_s",
            "enqueue_s", "batch_start_s", "batch_finish_s", "received_s", "idle_arrival")
@@ -103,9 +104,7 @@ def write_log(path: Path, columns: dict[str, np.ndarray], settings: dict[str, ob
     n = len(columns["scheduled_s"])
     for i in range(n):
         writer.writerow([_cell(name, columns[name][i]) for name in COLUMNS])
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(out.getvalue())
-    tmp.replace(path)
+    write_atomic(path, out.getvalue())
 
 
 def _cell(name: str, value) -> str:
