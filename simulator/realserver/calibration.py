@@ -44,6 +44,7 @@ import re
 from pathlib import Path
 
 from ..model.errors import ScenarioError
+from ..model.units import format_duration
 from ..storage.atomic import write_atomic
 from .measure import Fit, measure
 from .servelog import ServeLog, read_log
@@ -105,31 +106,26 @@ def scenario_data(fit: Fit, table: dict, logs: list[ServeLog], max_batch_size: i
     if wakeup:
         servers["wakeup"] = _entry_text(wakeup)
     if fit.stalls is not None:
-        servers["stalls"] = {"every": duration_text(fit.stalls.every_s),
+        servers["stalls"] = {"every": _text(fit.stalls.every_s),
                              "duration": _entry_text(delay_section(fit.stalls.durations_s))}
     if fit.idle_penalty is not None:
-        servers["idle_penalty"] = {"max": duration_text(fit.idle_penalty[0]),
-                                   "time_constant": duration_text(fit.idle_penalty[1])}
+        servers["idle_penalty"] = {"max": _text(fit.idle_penalty[0]),
+                                   "time_constant": _text(fit.idle_penalty[1])}
     if servers:
         data["servers"] = servers
     return data
 
 
+def _text(seconds: float) -> str:
+    """`seconds` to 6 significant digits in the unit that reads best (`953.675us`)."""
+    return format_duration(seconds, digits=6)
+
+
 def _entry_text(entry: dict | float) -> dict | str:
     """A table entry or delay with its mean written as a unit string."""
     if isinstance(entry, dict):
-        return {**entry, "mean": duration_text(entry["mean"])}
-    return duration_text(entry)
-
-
-def duration_text(seconds: float) -> str:
-    """`seconds` to 6 significant digits in the unit that reads best (`953.675us`)."""
-    if seconds == 0:
-        return "0s"
-    for unit, scale in (("us", 1e-6), ("ms", 1e-3)):
-        if abs(seconds) < 1000 * scale:
-            return f"{seconds / scale:.6g}{unit}"
-    return f"{seconds:.6g}s"
+        return {**entry, "mean": _text(entry["mean"])}
+    return _text(entry)
 
 
 def _largest_batch_size(logs: list[ServeLog], fit: Fit) -> int:
@@ -142,7 +138,7 @@ def _batching(log: ServeLog, largest: int) -> dict:
     size = log.setting("max_batch_size", int) or largest
     delay = log.setting("max_queue_delay_s") or 0.0
     return {"policy": "dynamic", "max_batch_size": min(size, largest),
-            "max_queue_delay": duration_text(delay)}
+            "max_queue_delay": _text(delay)}
 
 
 def _name(stem: str) -> str:
