@@ -256,32 +256,19 @@ def batches_of(log: ServeLog):
     """Per batch in start order: start, finish, size, whether it was cut from idle
     (holds a request that reached an idle server) and when the dispatch rule made it
     due (oldest arrival + max_queue_delay, or the arrival that filled it)."""
-    answered = log.answered
-    ids = log["batch_id"][answered]
-    batch_ids, first = np.unique(ids, return_index=True)
-    index = np.searchsorted(batch_ids, ids)
-    rows = np.flatnonzero(answered)[first]
-    start = log["batch_start_s"][rows]
-    finish = log["batch_finish_s"][rows]
-    size = log["batch_size"][rows].astype(np.int64)
-    from_idle = np.ones(batch_ids.size, dtype=bool)
+    batches = log.per_batch("arrival_s" if log.has("arrival_s") else "scheduled_s")
+    from_idle = np.ones(batches.size.size, dtype=bool)
     if log.has("idle_arrival"):
         from_idle[:] = False
-        np.logical_or.at(from_idle, index, log["idle_arrival"][answered] == 1)
-    arrival = log["arrival_s" if log.has("arrival_s") else "scheduled_s"][answered]
-    oldest = np.full(batch_ids.size, np.inf)
-    newest = np.full(batch_ids.size, -np.inf)
-    np.minimum.at(oldest, index, arrival)
-    np.maximum.at(newest, index, arrival)
+        np.logical_or.at(from_idle, batches.member, log["idle_arrival"][log.answered] == 1)
     delay = log.setting("max_queue_delay_s") or 0.0
     limit = log.setting("max_batch_size", int)
-    due = oldest + delay
+    due = batches.oldest_s + delay
     if limit:
-        due = np.where(size >= limit, np.minimum(due, newest), due)
+        due = np.where(batches.size >= limit, np.minimum(due, batches.newest_s), due)
     if not log.has("arrival_s"):
         from_idle[:] = False  # no server-side arrival stamp: wake-up not measurable
-    order = np.argsort(start, kind="stable")
-    return start[order], finish[order], size[order], from_idle[order], due[order]
+    return batches.start_s, batches.finish_s, batches.size, from_idle, due
 
 
 def _median(values: np.ndarray) -> float:
