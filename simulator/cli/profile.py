@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from .app import cli
 
-
-@cli.command()
+@click.command()
 @click.argument("model_spec", metavar="MODULE:FUNCTION")
 @click.option("--batch-sizes", default="1,2,4,8,16,32", show_default=True,
               help="Comma-separated batch sizes to time.")

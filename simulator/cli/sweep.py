@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 
-from .app import EXIT_INTERRUPTED, _scenario_options, cli, command_line, load_scenario_arg, warn
+from .common import EXIT_INTERRUPTED, command_line, load_scenario_arg, scenario_options, warn
 
 EXIT_POINT_FAILED = 1
 
 
-@cli.command()
-@_scenario_options
+@click.command()
+@scenario_options
 @click.option("--grid", "grid_texts", multiple=True, metavar="KEY=VALUES",
               help="Swept key: 1,8,32 or start:stop:step or start:stop:log:N (repeatable; "
                    "adds to or replaces the file's sweep.grid).")
@@ -105,7 +105,7 @@ def _client(use_dask, scheduler, workers):
     try:
         return dask_client(scheduler, workers)
     except ImportError as exc:
-        from .app import UserError
+        from .common import UserError
 
         raise UserError(str(exc)) from None
 
@@ -134,7 +134,7 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-@cli.command()
+@click.command()
 @click.argument("result_dir", type=click.Path(path_type=Path))
 @click.option("--kind", "kinds", multiple=True,
               type=click.Choice(["latency", "throughput", "tradeoff", "utilisation", "cdf",
@@ -165,7 +165,7 @@ def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi, point_id):
         click.echo(str(path))
 
 
-@cli.command()
+@click.command()
 @click.argument("result_dir", type=click.Path(path_type=Path))
 def report(result_dir):
     """Write report.md and report.html (figures included) for a saved sweep or run."""
