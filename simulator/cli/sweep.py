@@ -42,7 +42,7 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
 
     Re-running the same command after an interrupt computes only the missing points.
     """
-    from ..experiments.sweep_plan import make_plan
+    from ..experiments.sweep_points import resolve_sweep
     from ..model.grid import merge_grids, parse_grid, section_grids
 
     base = load_scenario_arg(scenario_file, overrides)
@@ -56,43 +56,43 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
     grids = merge_grids(file_grids, cli_grids)
     if not grids:
         raise click.UsageError("nothing to sweep: give --grid KEY=VALUES or a sweep: section")
-    plan = make_plan(base, grids, zip_grids or bool(base.sweep and base.sweep.zip), out)
+    resolved = resolve_sweep(base, grids, zip_grids or bool(base.sweep and base.sweep.zip), out)
     for note in base.warnings():
         warn(note)
-    _run_and_report(plan, workers or os.cpu_count() or 1, quiet, keep_arrays, use_dask,
+    _run_and_report(resolved, workers or os.cpu_count() or 1, quiet, keep_arrays, use_dask,
                     scheduler)
 
 
-def _run_and_report(plan, workers, quiet, keep_arrays, use_dask, scheduler):
+def _run_and_report(points, workers, quiet, keep_arrays, use_dask, scheduler):
     from ..experiments.sweep import run_sweep
 
-    total, missing = len(plan.points), len(plan.missing())
-    click.echo(f"sweep: {total} points ({total - missing} already done) -> {plan.folder}",
+    total, missing = len(points.points), len(points.missing())
+    click.echo(f"sweep: {total} points ({total - missing} already done) -> {points.folder}",
                err=True)
     command = command_line()
     client = _client(use_dask, scheduler, workers)
     try:
         with _progress(total, total - missing, quiet) as tick, _sigterm_as_interrupt():
-            outcome = run_sweep(plan, workers, tick, command, client, keep_arrays)
+            outcome = run_sweep(points, workers, tick, command, client, keep_arrays)
     except KeyboardInterrupt:
-        done = total - len(plan.missing())
-        click.echo(f"\ninterrupted: {done} of {total} points saved in {plan.folder}; "
+        done = total - len(points.missing())
+        click.echo(f"\ninterrupted: {done} of {total} points saved in {points.folder}; "
                    f"run the same command again to resume:\n  {command}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
         if client is not None:
             client.close()
-    _report(plan, outcome, command)
+    _report(points, outcome, command)
 
 
-def _report(plan, outcome, command):
-    for point in plan.points:
+def _report(points, outcome, command):
+    for point in points.points:
         if point.point_id in outcome.failed:
             click.echo(f"error: point {point.point_id} ({point.label()}) failed: "
                        f"{outcome.failed[point.point_id]}", err=True)
     if outcome.failed:
         click.echo(f"{len(outcome.failed)} point(s) failed; the others are saved in "
-                   f"{plan.folder}. Re-run to retry them:\n  {command}", err=True)
+                   f"{points.folder}. Re-run to retry them:\n  {command}", err=True)
         sys.exit(EXIT_POINT_FAILED)
     click.echo(f"results: {outcome.csv_path}")
 
