@@ -1,36 +1,35 @@
-"""The `batchsim` command line: thin commands over the public API.
+"""The `batchsim` command line: the group, run/check/schema/bench, and the entry point.
 
-Owns argument parsing and what reaches the terminal. Bad input of any kind
+Owns argument parsing and what reaches the terminal. The other commands live in
+their own modules (COMMAND_HOMES), imported only when used or listed; they
+share `common` with this module and import nothing from it. Bad input of any kind
 (scenario file, `--set`, trace) ends as one line `error: ...` on stderr and
 exit code 2, never a traceback. Heavy imports stay inside the commands.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-import shlex
 import sys
 from pathlib import Path
 
 import click
 
 from ..model.errors import ScenarioError
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
-
-
-class UserError(click.ClickException):
-    """Printed as `error: message`, exit code 2."""
-
-    exit_code = EXIT_BAD_INPUT
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+from .common import (
+    EXIT_INTERRUPTED,
+    UserError,
+    command_line,
+    load_scenario_arg,
+    scenario_options,
+    warn,
+)
 
 
 class _Group(click.Group):
-    """Turns ScenarioError anywhere below into a UserError."""
+    """Turns ScenarioError anywhere below into a UserError; a command of COMMAND_HOMES is
+    imported from its module when it is used or the commands are listed (`--help`)."""
 
     def invoke(self, ctx):
         try:
@@ -38,28 +37,20 @@ class _Group(click.Group):
         except ScenarioError as exc:
             raise UserError(str(exc)) from None
 
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and cmd_name in COMMAND_HOMES:
+            module = importlib.import_module(f"{__package__}.{COMMAND_HOMES[cmd_name]}")
+            self.add_command(getattr(module, cmd_name))
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx):
+        return sorted({*self.commands, *COMMAND_HOMES})
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="batchsim")
 def cli() -> None:
     """Simulate batched ML inference serving: latency percentiles, throughput, capacity."""
-
-
-def _scenario_options(func):
-    func = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                        help="Override a scenario key, e.g. --set batching.max_queue_delay=2ms "
-                             "(repeatable; values read as YAML).")(func)
-    return click.argument("scenario_file", type=click.Path(path_type=Path))(func)
-
-
-def load_scenario_arg(scenario_file: Path, overrides: tuple[str, ...]):
-    from ..model.scenario import Scenario, parse_set_options
-
-    return Scenario.from_yaml(scenario_file, parse_set_options(overrides))
-
-
-def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
 
 
 @cli.command()
@@ -110,14 +101,14 @@ def _scenario_to_run(scenario_file, overrides, from_summary):
 
     scenario = scenario_from_summary(from_summary)
     if overrides:
-        from ..model.scenario import parse_set_options
+        from ..model.overrides import parse_set_options
 
         scenario = scenario.with_overrides(parse_set_options(overrides), str(from_summary))
     return scenario
 
 
 @cli.command()
-@_scenario_options
+@scenario_options
 def check(scenario_file, overrides):
     """Validate SCENARIO_FILE and print the resolved scenario (all defaults filled in)."""
     scenario = load_scenario_arg(scenario_file, overrides)
@@ -147,36 +138,11 @@ def bench(n_requests):
     click.echo(run_benchmark(n_requests))
 
 
-def command_line() -> str:
-    """The current command, rebuilt from its parsed parameters (re-runnable as shown)."""
-    ctx = click.get_current_context()
-    words = ctx.command_path.split()
-    for param in ctx.command.params:
-        value = ctx.params.get(param.name)
-        if value is None or value is False or value == () or param.name == "help":
-            continue
-        if isinstance(param, click.Argument):
-            words.append(str(value))
-        elif param.is_flag:
-            words.append(param.opts[-1])
-        else:
-            for item in value if param.multiple else [value]:
-                words += [param.opts[-1], str(item)]
-    return " ".join(shlex.quote(w) for w in words)
-
-
-# Commands that live in their own modules register themselves on `cli` when imported.
-COMMAND_MODULES: list[str] = ["profile", "sweep", "calibrate", "plan"]
-
-
-def _load_command_modules() -> None:
-    import importlib
-
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"{__package__}.{name}")
-
-
-_load_command_modules()
+COMMAND_HOMES: dict[str, str] = {
+    "profile": "profile", "sweep": "sweep", "plot": "sweep", "report": "sweep",
+    "calibrate": "calibrate", "validate": "calibrate", "plan": "plan"}
+"""Each command defined in its own module -> that module (`simulator.cli.<module>`, which
+holds a click command of that name and imports nothing from here)."""
 
 
 def main() -> None:

@@ -9,10 +9,10 @@ import click
 
 from ..model.errors import ScenarioError
 from ..model.units import parse_duration_s
-from .app import cli, load_scenario_arg, warn
+from .common import load_scenario_arg, warn
 
 
-@cli.command()
+@click.command()
 @click.argument("logs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Scenario file to write (YAML).")
@@ -39,7 +39,7 @@ def calibrate(logs, output, empirical, max_batch_size):
     click.echo(f"written: {output}" + (f" and {samples}" if empirical else ""), err=True)
 
 
-@cli.command()
+@click.command()
 @click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.argument("log", type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",

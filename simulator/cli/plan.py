@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from .app import _scenario_options, cli, command_line, load_scenario_arg, warn
+from .common import command_line, load_scenario_arg, scenario_options, warn
 
 
-@cli.command()
-@_scenario_options
+@click.command()
+@scenario_options
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True),
               help="Arrival rate to plan for (req/s) [default: the scenario's].")
 @click.option("--slo", "slos", multiple=True, required=True, metavar="STAT=LIMIT",

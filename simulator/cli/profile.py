@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from .app import cli
 
-
-@cli.command()
+@click.command()
 @click.argument("model_spec", metavar="MODULE:FUNCTION")
 @click.option("--batch-sizes", default="1,2,4,8,16,32", show_default=True,
               help="Comma-separated batch sizes to time.")
@@ -44,12 +42,11 @@ def profile(model_spec, batch_sizes, input_factory, repeats, warmup, output):
     if output is None:
         click.echo(text, nl=False)
         return
-    tmp = output.with_name(f".{output.name}.tmp")
+    from ..storage.atomic import write_atomic
+
     try:
-        tmp.write_text(text)
-        tmp.replace(output)
+        write_atomic(output, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ScenarioError(str(output), None, f"cannot write: {exc.strerror}") from None
     click.echo(f"{header}\nwritten: {output}", err=True)
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 
-from .app import EXIT_INTERRUPTED, _scenario_options, cli, command_line, load_scenario_arg, warn
+from .common import EXIT_INTERRUPTED, command_line, load_scenario_arg, scenario_options, warn
 
 EXIT_POINT_FAILED = 1
 
 
-@cli.command()
-@_scenario_options
+@click.command()
+@scenario_options
 @click.option("--grid", "grid_texts", multiple=True, metavar="KEY=VALUES",
               help="Swept key: 1,8,32 or start:stop:step or start:stop:log:N (repeatable; "
                    "adds to or replaces the file's sweep.grid).")
@@ -42,7 +42,7 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
 
     Re-running the same command after an interrupt computes only the missing points.
     """
-    from ..experiments.sweep_plan import make_plan
+    from ..experiments.sweep_points import resolve_sweep
     from ..model.grid import merge_grids, parse_grid, section_grids
 
     base = load_scenario_arg(scenario_file, overrides)
@@ -56,43 +56,43 @@ def sweep(scenario_file, overrides, grid_texts, zip_grids, replications, seed, w
     grids = merge_grids(file_grids, cli_grids)
     if not grids:
         raise click.UsageError("nothing to sweep: give --grid KEY=VALUES or a sweep: section")
-    plan = make_plan(base, grids, zip_grids or bool(base.sweep and base.sweep.zip), out)
+    resolved = resolve_sweep(base, grids, zip_grids or bool(base.sweep and base.sweep.zip), out)
     for note in base.warnings():
         warn(note)
-    _run_and_report(plan, workers or os.cpu_count() or 1, quiet, keep_arrays, use_dask,
+    _run_and_report(resolved, workers or os.cpu_count() or 1, quiet, keep_arrays, use_dask,
                     scheduler)
 
 
-def _run_and_report(plan, workers, quiet, keep_arrays, use_dask, scheduler):
+def _run_and_report(points, workers, quiet, keep_arrays, use_dask, scheduler):
     from ..experiments.sweep import run_sweep
 
-    total, missing = len(plan.points), len(plan.missing())
-    click.echo(f"sweep: {total} points ({total - missing} already done) -> {plan.folder}",
+    total, missing = len(points.points), len(points.missing())
+    click.echo(f"sweep: {total} points ({total - missing} already done) -> {points.folder}",
                err=True)
     command = command_line()
     client = _client(use_dask, scheduler, workers)
     try:
         with _progress(total, total - missing, quiet) as tick, _sigterm_as_interrupt():
-            outcome = run_sweep(plan, workers, tick, command, client, keep_arrays)
+            outcome = run_sweep(points, workers, tick, command, client, keep_arrays)
     except KeyboardInterrupt:
-        done = total - len(plan.missing())
-        click.echo(f"\ninterrupted: {done} of {total} points saved in {plan.folder}; "
+        done = total - len(points.missing())
+        click.echo(f"\ninterrupted: {done} of {total} points saved in {points.folder}; "
                    f"run the same command again to resume:\n  {command}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
         if client is not None:
             client.close()
-    _report(plan, outcome, command)
+    _report(points, outcome, command)
 
 
-def _report(plan, outcome, command):
-    for point in plan.points:
+def _report(points, outcome, command):
+    for point in points.points:
         if point.point_id in outcome.failed:
             click.echo(f"error: point {point.point_id} ({point.label()}) failed: "
                        f"{outcome.failed[point.point_id]}", err=True)
     if outcome.failed:
         click.echo(f"{len(outcome.failed)} point(s) failed; the others are saved in "
-                   f"{plan.folder}. Re-run to retry them:\n  {command}", err=True)
+                   f"{points.folder}. Re-run to retry them:\n  {command}", err=True)
         sys.exit(EXIT_POINT_FAILED)
     click.echo(f"results: {outcome.csv_path}")
 
@@ -105,7 +105,7 @@ def _client(use_dask, scheduler, workers):
     try:
         return dask_client(scheduler, workers)
     except ImportError as exc:
-        from .app import UserError
+        from .common import UserError
 
         raise UserError(str(exc)) from None
 
@@ -134,7 +134,7 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-@cli.command()
+@click.command()
 @click.argument("result_dir", type=click.Path(path_type=Path))
 @click.option("--kind", "kinds", multiple=True,
               type=click.Choice(["latency", "throughput", "tradeoff", "utilisation", "cdf",
@@ -165,7 +165,7 @@ def plot(result_dir, kinds, x_key, y_metric, hue_key, fmt, dpi, point_id):
         click.echo(str(path))
 
 
-@cli.command()
+@click.command()
 @click.argument("result_dir", type=click.Path(path_type=Path))
 def report(result_dir):
     """Write report.md and report.html (figures included) for a saved sweep or run."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..model.grid import parse_grid
 from ..model.scenario import Scenario
 from .sweep import run_sweep
-from .sweep_plan import make_plan
+from .sweep_points import resolve_sweep
 
 LOAD_GRID = "arrival.rate=40:1600:40"
 
@@ -43,9 +43,9 @@ def time_sweep(scenario: Scenario, grid: str, workers: int) -> tuple[float, floa
     workers x wall, other programs were competing for the cores.
     """
     with tempfile.TemporaryDirectory() as out:
-        plan = make_plan(scenario, [parse_grid(grid, scenario)], False, Path(out))
+        sweep = resolve_sweep(scenario, [parse_grid(grid, scenario)], False, Path(out))
         cpu_before, started = _cpu_s(), time.perf_counter()
-        outcome = run_sweep(plan, workers=workers)
+        outcome = run_sweep(sweep, workers=workers)
         wall_s, cpu_s = time.perf_counter() - started, _cpu_s() - cpu_before
         assert outcome.csv_path is not None and not outcome.failed
     return wall_s, cpu_s

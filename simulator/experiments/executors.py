@@ -3,17 +3,18 @@
 Owns parallel execution and stopping it. Every executor calls
 `on_done(key, result, error)` in the main process as tasks finish (in any
 order); a task that raises is reported with its key and does not stop the
-others. Ctrl-C (KeyboardInterrupt) cancels what is queued and terminates
-local workers at once, then propagates.
+others. Ctrl-C (KeyboardInterrupt) cancels what is queued and kills local
+workers at once (`interrupts.worker_pool`), then propagates.
 """
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from typing import Any
+
+from .interrupts import worker_pool
 
 OnDone = Callable[[Hashable, Any, BaseException | None], None]
 
@@ -48,14 +49,8 @@ def _run_here(tasks: Sequence[Task], on_done: OnDone) -> None:
             on_done(task.key, result, None)
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them cleanly."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _run_pool(tasks: Sequence[Task], on_done: OnDone, workers: int) -> None:
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=_ignore_sigint)
-    try:
+    with worker_pool(min(workers, len(tasks))) as pool:
         futures = {pool.submit(t.fn, *t.args): t.key for t in tasks}
         pending = set(futures)
         while pending:
@@ -63,21 +58,6 @@ def _run_pool(tasks: Sequence[Task], on_done: OnDone, workers: int) -> None:
             for future in sorted(done, key=lambda f: str(futures[f])):
                 error = future.exception()
                 on_done(futures[future], None if error else future.result(), error)
-    except BaseException:
-        _stop_pool(pool)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued work and end the worker processes now, not after their task."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=2)
 
 
 def _run_dask(tasks: Sequence[Task], on_done: OnDone, client) -> None:

@@ -56,9 +56,13 @@ def worker_pool(max_workers: int) -> Iterator[ProcessPoolExecutor]:
 
 
 def kill_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel pending work and kill the worker processes without waiting for them."""
-    processes = list((pool._processes or {}).values())  # no public handle on the workers
+    """Cancel pending work and kill the worker processes now, not after their task (then
+    reap them: a killed process ends at once)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public handle
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(Exception):
             process.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=2)

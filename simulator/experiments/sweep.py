@@ -11,21 +11,20 @@ point, so the numbers do not depend on the executor or the worker count.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..sim import simulate
+from ..storage.atomic import atomic_path, write_atomic
 from ..storage.results import environment_meta, save_arrays
 from ..storage.sweep_table import point_row, table_csv
 from .executors import Task, run_tasks
 from .runner import apply_auto_warmup, build_summary, json_safe
 from .runner import run as run_point
-from .sweep_plan import Point, SweepPlan
+from .sweep_points import Point, Sweep
 
-CSV_FILE, PLAN_FILE, SCENARIO_FILE = "sweep.csv", "sweep.json", "scenario.yaml"
+CSV_FILE, SWEEP_FILE, SCENARIO_FILE = "sweep.csv", "sweep.json", "scenario.yaml"
 WHOLE_POINT_FACTOR = 2
 """With at least this many missing points per worker, a task is a whole point."""
 
@@ -40,21 +39,21 @@ class SweepOutcome:
     csv_path: Path | None = None
 
 
-def run_sweep(plan: SweepPlan, workers: int = 1, on_point: Callable[[], None] | None = None,
+def run_sweep(sweep: Sweep, workers: int = 1, on_point: Callable[[], None] | None = None,
               command: str | None = None, dask_client=None,
               keep_arrays: bool = False) -> SweepOutcome:
-    """Compute the points of `plan` without a saved summary, then assemble `sweep.csv`."""
-    prepare_folder(plan, command)
-    missing = plan.missing()
-    outcome = SweepOutcome(skipped=len(plan.points) - len(missing))
-    collector = _Collector(plan, outcome, on_point, keep_arrays)
+    """Compute the points of `sweep` without a saved summary, then assemble `sweep.csv`."""
+    prepare_folder(sweep, command)
+    missing = sweep.missing()
+    outcome = SweepOutcome(skipped=len(sweep.points) - len(missing))
+    collector = _Collector(sweep, outcome, on_point, keep_arrays)
     whole = len(missing) >= WHOLE_POINT_FACTOR * max(workers, 1) or dask_client is not None
     tasks = [task for point in missing
-             for task in point_tasks(point, whole, plan.arrays_file(point) if keep_arrays
+             for task in point_tasks(point, whole, sweep.arrays_file(point) if keep_arrays
                                      else None)]
     run_tasks(tasks, collector.on_done, workers, dask_client)
-    if not outcome.failed and not plan.missing():
-        outcome.csv_path = write_table(plan)
+    if not outcome.failed and not sweep.missing():
+        outcome.csv_path = write_table(sweep)
     return outcome
 
 
@@ -85,26 +84,21 @@ def summarize_whole_point(scenario, arrays_path: Path | None = None) -> dict:
 
 
 def save_arrays_atomic(path: Path, records) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(3)}.tmp.npz")
-    try:
+    with atomic_path(path, suffix=".npz") as tmp:
         save_arrays(tmp, records)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class _Collector:
     """Gathers replications per point and saves each point as soon as it is complete."""
 
-    def __init__(self, plan: SweepPlan, outcome: SweepOutcome, on_point, keep_arrays=False):
-        self.plan, self.outcome, self.on_point = plan, outcome, on_point
+    def __init__(self, sweep: Sweep, outcome: SweepOutcome, on_point, keep_arrays=False):
+        self.sweep, self.outcome, self.on_point = sweep, outcome, on_point
         self.keep_arrays = keep_arrays
         self.records: dict[int, dict[int, object]] = {}
 
     def on_done(self, key, result, error) -> None:
         index, replication = key
-        point = self.plan.points[index]
+        point = self.sweep.points[index]
         if point.point_id in self.outcome.failed:
             return
         if error is not None:
@@ -122,13 +116,13 @@ class _Collector:
             del self.records[index]
             apply_auto_warmup(point.scenario, records)
             if self.keep_arrays:
-                save_arrays_atomic(self.plan.arrays_file(point), records)
+                save_arrays_atomic(self.sweep.arrays_file(point), records)
             self._save(point, build_summary(point.scenario, records))
 
     def _save(self, point: Point, summary: dict) -> None:
         document = {"point": point.point_id, "overrides": point.overrides,
                     "summary": json_safe(summary), "scenario": point.scenario.to_dict()}
-        write_atomic(self.plan.point_file(point), json.dumps(document, indent=1) + "\n")
+        write_atomic(self.sweep.point_file(point), json.dumps(document, indent=1) + "\n")
         self.outcome.computed.append(point.point_id)
         self._tick()
 
@@ -137,35 +131,24 @@ class _Collector:
             self.on_point()
 
 
-def prepare_folder(plan: SweepPlan, command: str | None) -> None:
-    """Create the sweep folder with its resolved scenario and plan (idempotent)."""
-    plan.points_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(plan.folder / SCENARIO_FILE, plan.base.to_yaml())
+def prepare_folder(sweep: Sweep, command: str | None) -> None:
+    """Create the sweep folder with its resolved scenario and `sweep.json` (idempotent)."""
+    sweep.points_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(sweep.folder / SCENARIO_FILE, sweep.base.to_yaml())
     document = {
-        "grids": [[key, values] for key, values in plan.grids], "zip": plan.zip_grids,
-        "points": [{"point": p.point_id, "overrides": p.overrides} for p in plan.points],
+        "grids": [[key, values] for key, values in sweep.grids], "zip": sweep.zip_grids,
+        "points": [{"point": p.point_id, "overrides": p.overrides} for p in sweep.points],
         "command": command, "environment": environment_meta(),
     }
-    write_atomic(plan.folder / PLAN_FILE, json.dumps(document, indent=1, default=str) + "\n")
+    write_atomic(sweep.folder / SWEEP_FILE, json.dumps(document, indent=1, default=str) + "\n")
 
 
-def write_table(plan: SweepPlan) -> Path:
+def write_table(sweep: Sweep) -> Path:
     """`sweep.csv` from the saved point summaries, in point order."""
     rows = []
-    for point in plan.points:
-        document = json.loads(plan.point_file(point).read_text())
+    for point in sweep.points:
+        document = json.loads(sweep.point_file(point).read_text())
         rows.append(point_row(point.point_id, document["overrides"], document["summary"]))
-    path = plan.folder / CSV_FILE
+    path = sweep.folder / CSV_FILE
     write_atomic(path, table_csv(rows))
     return path
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write under a unique hidden name, then rename: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

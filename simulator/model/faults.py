@@ -1,6 +1,6 @@
 """Faults: outages of replicas (given times or random MTBF/MTTR) and straggling batches.
 
-Owns the `faults:` schema and the pre-drawn randomness of faults. The fleet
+Owns the `faults:` schema (`sim/outages.py` and `sim/servers.py` apply it). The fleet
 model applies them (`fleet.Replica.go_down` / `come_up`); the plain engine
 never sees a scenario with faults.
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from .config import FieldError, PositiveSeconds, Seconds, Section
@@ -71,17 +70,3 @@ class FaultsSection(Section):
             if outage.replica >= count:
                 raise FieldError(f"faults.outages.{k}.replica", f"there are only {count} "
                                  "replicas (indexes from 0)", outage.replica)
-
-
-def straggle_factors(stragglers: Stragglers | None, rng: np.random.Generator):
-    """A function returning the next batch's straggler multiplier (1 or `slowdown`)."""
-    if stragglers is None:
-        return None
-    pending: list[float] = []
-
-    def next_factor() -> float:
-        if not pending:
-            pending.extend(rng.random(4096).tolist())
-        return stragglers.slowdown if pending.pop() < stragglers.fraction else 1.0
-
-    return next_factor

@@ -1,37 +1,43 @@
-"""The scenario: its schema, loading from YAML, `--set` overrides and derived facts.
+"""The scenario: the top-level model, loading from YAML and derived facts.
 
-Owns the top-level `Scenario` model (sections from arrivals, batching, service
-and here), YAML loading with safe constructs only, dotted-key overrides, and
-the translation of every validation failure into one `ScenarioError` that
-names the file, the dotted key and the bad value.
+Owns the `Scenario` model (its sections come from `sections.py`, the arrival
+processes, batching policies and service model from their own modules), YAML
+loading with safe constructs only, the cross-section checks, and the
+translation of every validation failure into one `ScenarioError` that names the
+file, the dotted key and the bad value. Dotted-key overrides are in
+`overrides.py`.
+
+The `batching:` section's configs are the policies' own (`sim.batching`): a
+policy and its knobs are one class, so `model` imports from `sim` here and in
+`stages.py`, and `sim` imports the model; that package-level cycle is accepted.
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Union
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from ..sim.batching import BATCHING_POLICIES, resolve_latency_objective, switch_policy
+from ..sim.batching import BATCHING_POLICIES, resolve_latency_objective
 from ..workload import closed as _closed  # noqa: F401 - registers arrival.process: closed
 from ..workload import superposition as _superposition  # noqa: F401 - process: superposition
 from ..workload.arrivals import ARRIVAL_PROCESSES
 from ..workload.service import ServiceConfig
 from .autoscaling import AutoscalingSection
 from .combinations import check_combinations
-from .config import FieldError, PositiveSeconds, Seconds, Section
-from .delays import Delay
+from .config import FieldError, Section
 from .errors import ScenarioError, translate_validation_error
 from .faults import FaultsSection
 from .grid import SweepSection
 from .network import NetworkConfig
+from .overrides import apply_overrides
+from .sections import HardwareOption, QueueSection, RunSection, ServersSection, SloSection
 from .stages import StageSection, stage_parts
-from .topology import Discipline, EnsembleSection, ReplicasSection, RequestClass, check_classes
-from .yaml_io import dump_yaml, load_yaml_file, parse_scalar
+from .topology import EnsembleSection, ReplicasSection, RequestClass, check_classes
+from .yaml_io import dump_yaml, load_yaml_file
 
 MAX_EXPECTED_ARRIVALS = 100_000_000
 """A replication expected to see more arrivals than this is refused up front."""
@@ -44,160 +50,6 @@ BatchingSection = Annotated[
     Union[tuple(BATCHING_POLICIES.values())],  # noqa: UP007
     Field(discriminator="policy"),
 ]
-
-
-PRECISION_STATISTICS = (
-    *(f"latency.{k}" for k in ("mean", "p50", "p90", "p95", "p99", "p999")),
-    *(f"wait.{k}" for k in ("mean", "p50", "p90", "p95", "p99", "p999")),
-    "throughput", "goodput", "slo_attainment",
-)
-"""Statistics `run.target_precision` may name (`p99` is short for `latency.p99`)."""
-
-
-def _precision_fraction(value: object) -> float:
-    """`"2%"` or `0.02` -> 0.02 (a relative CI half-width, between 0 and 1)."""
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            fraction = float(value.strip()[:-1]) / 100
-        except ValueError:
-            raise ValueError(f"cannot read {value!r} as a percentage") from None
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        fraction = float(value)
-    else:
-        raise ValueError(f"expected a relative precision such as 2% or 0.02, got {value!r}")
-    if not 0 < fraction < 1:
-        raise ValueError("precision must be between 0% and 100%")
-    return fraction
-
-
-Precision = Annotated[float, BeforeValidator(_precision_fraction)]
-
-
-def _expand_statistic(name: str) -> str:
-    return f"latency.{name}" if name in ("mean", "p50", "p90", "p95", "p99", "p999") else name
-
-
-class RunSection(Section):
-    """How long to simulate and how many independent replications."""
-
-    duration: PositiveSeconds | None = Field(None, description="simulated time per replication")
-    requests: int | None = Field(None, ge=1, description="arrivals per replication instead")
-    warmup: Seconds | Literal["auto"] = Field(
-        0.0, description="initial time excluded from every statistic, or auto (MSER-5)")
-    replications: int = Field(5, ge=1, le=10_000, description="independent seeds")
-    target_precision: dict[str, Precision] | None = Field(
-        None, description="add replications until each named statistic's 95% CI half-width "
-        "is within this fraction of it, e.g. {p99: 2%}")
-    max_replications: int = Field(100, ge=1, le=10_000,
-                                  description="upper bound when target_precision is set")
-
-    @field_validator("warmup")
-    @classmethod
-    def _warmup_before_end(cls, warmup_s: float | str, info) -> float | str:
-        duration_s = info.data.get("duration")
-        if warmup_s != "auto" and duration_s is not None and warmup_s >= duration_s:
-            raise ValueError(f"warmup must be shorter than duration ({duration_s:g}s)")
-        return warmup_s
-
-    @field_validator("target_precision", mode="before")
-    @classmethod
-    def _known_statistics(cls, targets):
-        if not isinstance(targets, dict):
-            return targets
-        targets = {_expand_statistic(str(k)): v for k, v in targets.items()}
-        for name in targets:
-            if name not in PRECISION_STATISTICS:
-                close = difflib.get_close_matches(name, PRECISION_STATISTICS, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else \
-                    f" (choose from {', '.join(PRECISION_STATISTICS)})"
-                raise FieldError(f"run.target_precision.{name}", f"unknown statistic{hint}")
-        return targets
-
-    @model_validator(mode="after")
-    def _one_length(self):
-        if (self.duration is None) == (self.requests is None):
-            raise FieldError("run.duration", "give exactly one of run.duration and run.requests")
-        if self.target_precision and self.max_replications < self.replications:
-            raise FieldError("run.max_replications", f"must be at least run.replications "
-                             f"({self.replications})", self.max_replications)
-        return self
-
-    @property
-    def fixed_warmup_s(self) -> float:
-        """The warm-up to apply before any automatic cut (0 with `auto`)."""
-        return 0.0 if self.warmup == "auto" else self.warmup
-
-
-class IdlePenalty(Section):
-    """Extra service time of a batch that starts after the server sat idle."""
-
-    max: Seconds = Field(description="extra time after a long idle spell")
-    time_constant: PositiveSeconds = Field(description="after t idle a batch takes "
-                                           "max x (1 - exp(-t / time_constant)) longer")
-
-    def extra_s(self, idle_s: float) -> float:
-        return self.max * -math.expm1(-idle_s / self.time_constant)
-
-
-class Stalls(Section):
-    """Rare moments when a busy server stops (its process descheduled, a page fault
-    storm, a GC pause): a Poisson process in time."""
-
-    every: PositiveSeconds = Field(description="mean time between stalls")
-    duration: Delay = Field(description="how long a stall holds the batch in service")
-
-    @model_validator(mode="after")
-    def _finite(self):
-        if self.duration.mean >= self.every:
-            raise FieldError("servers.stalls.duration", f"must be shorter on average than "
-                             f"stalls.every ({self.every:g} s), or a stalled batch would "
-                             "never finish", self.duration.mean)
-        return self
-
-
-class ServersSection(Section):
-    """Identical servers (model instances) fed from the one queue, and their price."""
-
-    count: int = Field(1, ge=1, le=100_000)
-    cost_per_hour: float | None = Field(None, ge=0, description="price of one server per hour")
-    hardware: str | None = Field(None, description="name of the hardware: entry these "
-                                 "servers run on (default: the first)")
-    wakeup: Delay | None = Field(
-        None, description="an idle server starts a batch this long after it is due (requests "
-        "arriving meanwhile join it); one that just finished a batch starts at once")
-    idle_penalty: IdlePenalty | None = Field(
-        None, description="a batch started after the server idled takes longer (cold "
-        "caches, deep CPU sleep states, GPU clocks ramping down)")
-    stalls: Stalls | None = Field(
-        None, description="a stall that strikes a busy server holds its batch that much "
-        "longer; one that strikes an idle server is not noticed")
-
-
-class HardwareOption(Section):
-    """A machine type: its own service times and hourly price (for `batchsim plan`)."""
-
-    name: str = Field(min_length=1)
-    cost_per_hour: float = Field(ge=0)
-    service: ServiceConfig
-
-
-class QueueSection(Section):
-    """Admission limits of the queue in front of the batcher."""
-
-    capacity: int = Field(100_000, ge=1, description="arrivals beyond this many waiting are "
-                          "rejected")
-    timeout: PositiveSeconds | None = Field(None, description="a request not started within "
-                                            "this is dropped")
-    discipline: Discipline = Field("fifo", description="which queued request is batched "
-                                   "next: fifo, priority (classes: priority) or edf "
-                                   "(earliest arrival + class slo)")
-
-
-class SloSection(Section):
-    """The latency objective: `percentile` of latency under `latency`."""
-
-    latency: PositiveSeconds
-    percentile: float = Field(99.0, gt=0, lt=100)
 
 
 class Scenario(Section):
@@ -401,37 +253,3 @@ def _stage_capacity_rps(part, rate_rps: float) -> float:
 
 def _default_batching():
     return BATCHING_POLICIES["none"](policy="none")
-
-
-def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
-    """A deep copy of `data` with each dotted key set to its value."""
-    data = copy.deepcopy(data)
-    for key, value in overrides.items():
-        parts = key.split(".")
-        if not key or any(not p for p in parts):
-            raise ScenarioError(source, key, "is not a dotted key such as arrival.rate")
-        node = data
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ScenarioError(source, ".".join(parts[: depth + 1]),
-                                    f"is a value, not a section, so {key} cannot be set", child)
-            node = child
-        previous = node.get(parts[-1])
-        node[parts[-1]] = value
-        if parts[-2:] == ["batching", "policy"]:
-            prefix = key[: -len("policy")]
-            switch_policy(node, previous, {k[len(prefix):] for k in overrides
-                                           if k.startswith(prefix)})
-    return data
-
-
-def parse_set_options(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """`["a.b=5ms", ...]` -> `{"a.b": "5ms"}`, values read as YAML scalars."""
-    overrides = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ScenarioError("--set", item, "expected key=value, e.g. arrival.rate=900")
-        overrides[key.strip()] = parse_scalar(raw, f"--set {item}")
-    return overrides

@@ -21,6 +21,7 @@ _SECONDS_PER_UNIT = {
 _DURATION_RE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([a-zµ]*)\s*$")
 DURATION_PATTERN = r"^\s*[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*(ns|us|µs|ms|s|sec|min|h)?\s*$"
 UNIT_NAMES = ", ".join(u for u in _SECONDS_PER_UNIT if u != "µs")
+_FORMAT_UNITS = (("us", 1e-6), ("ms", 1e-3), ("s", 1.0))
 
 
 def parse_duration_s(value: object) -> float:
@@ -56,14 +57,16 @@ def _parse_duration_string(text: str) -> float:
     return float(number) * _SECONDS_PER_UNIT[unit]
 
 
-def format_duration(seconds: float) -> str:
-    """Shortest readable unit string for `seconds` that parses back to the same float."""
+def format_duration(seconds: float, digits: int | None = None) -> str:
+    """`seconds` as a unit string in the unit that reads best (`953.675us`, `2ms`, `1.5s`).
+
+    With `digits`, rounded to that many significant digits; without, the shortest
+    string that parses back to the same float (a float's repr if no unit string does).
+    """
     if seconds == 0:
         return "0s"
-    for unit, scale in (("us", 1e-6), ("ms", 1e-3), ("s", 1.0)):
-        if abs(seconds) < scale * 1000 or unit == "s":
-            text = f"{seconds / scale:.12g}{unit}"
-            if parse_duration_s(text) == seconds:
-                return text
-            break
-    return repr(float(seconds))
+    unit, scale = next((u, s) for u, s in _FORMAT_UNITS if abs(seconds) < s * 1000 or u == "s")
+    if digits is not None:
+        return f"{seconds / scale:.{digits}g}{unit}"
+    text = f"{seconds / scale:.12g}{unit}"
+    return text if parse_duration_s(text) == seconds else repr(float(seconds))

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.errors import ScenarioError
+from ..storage.atomic import write_atomic
 
 COLUMNS = ("request_id", "batch_id", "batch_size", "scheduled_s", "sent_s", "arrival_s",
            "enqueue_s", "batch_start_s", "batch_finish_s", "received_s", "idle_arrival")
@@ -40,6 +41,18 @@ TIME_COLUMNS = ("scheduled_s", "sent_s", "arrival_s", "enqueue_s", "batch_start_
 NUMERIC_SETTINGS = {"rate_rps": float, "max_batch_size": int, "max_queue_delay_s": float}
 ORDER_TOLERANCE_S = 1e-6
 """Stamps may disagree by this much (clock read order) before a log is refused."""
+
+
+@dataclass
+class LogBatches:
+    """One entry per batch of a log's answered requests, in start order."""
+
+    start_s: np.ndarray
+    finish_s: np.ndarray
+    size: np.ndarray
+    oldest_s: np.ndarray   # earliest arrival stamp among its answered requests
+    newest_s: np.ndarray   # latest
+    member: np.ndarray     # per answered request (in row order): its batch's index here
 
 
 @dataclass
@@ -77,14 +90,29 @@ class ServeLog:
 
     def batches(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(start_s, finish_s, size) of every batch, in start order."""
-        batch = self.columns["batch_id"]
-        answered = batch >= 0
-        ids, first = np.unique(batch[answered], return_index=True)
+        per_batch = self.per_batch("scheduled_s")
+        return per_batch.start_s, per_batch.finish_s, per_batch.size
+
+    def per_batch(self, arrival: str) -> LogBatches:
+        """The batches of the answered requests, in start order, with the earliest and
+        latest of their requests' `arrival` stamps (a column name)."""
+        answered = self.answered
+        ids = self.columns["batch_id"][answered]
+        batch_ids, first = np.unique(ids, return_index=True)
+        index = np.searchsorted(batch_ids, ids)
         rows = np.flatnonzero(answered)[first]
         start = self.columns["batch_start_s"][rows]
         order = np.argsort(start, kind="stable")
-        return (start[order], self.columns["batch_finish_s"][rows][order],
-                self.columns["batch_size"][rows][order].astype(np.int64))
+        position = np.empty_like(order)
+        position[order] = np.arange(order.size)
+        times = self.columns[arrival][answered]
+        oldest = np.full(batch_ids.size, np.inf)
+        newest = np.full(batch_ids.size, -np.inf)
+        np.minimum.at(oldest, index, times)
+        np.maximum.at(newest, index, times)
+        return LogBatches(start[order], self.columns["batch_finish_s"][rows][order],
+                          self.columns["batch_size"][rows][order].astype(np.int64),
+                          oldest[order], newest[order], position[index])
 
     def arrival_rate_rps(self) -> float:
         scheduled = np.sort(self.columns["scheduled_s"])
@@ -103,9 +131,7 @@ def write_log(path: Path, columns: dict[str, np.ndarray], settings: dict[str, ob
     n = len(columns["scheduled_s"])
     for i in range(n):
         writer.writerow([_cell(name, columns[name][i]) for name in COLUMNS])
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(out.getvalue())
-    tmp.replace(path)
+    write_atomic(path, out.getvalue())
 
 
 def _cell(name: str, value) -> str:

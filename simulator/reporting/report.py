@@ -42,11 +42,11 @@ def write_report(folder: Path) -> tuple[Path, Path]:
 
 
 def sweep_blocks(sweep: SavedSweep) -> list[tuple]:
-    env = sweep.plan.get("environment", {})
+    env = sweep.document.get("environment", {})
     blocks = [("h1", f"Sweep {sweep.folder.name}: {sweep.scenario.get('name', '')}"),
               ("p", sweep.scenario.get("description") or "")]
     blocks += _reproduce(env.get("batchsim"), sweep.scenario.get("seed"),
-                         sweep.plan.get("command"))
+                         sweep.document.get("command"))
     blocks += _slo_blocks(sweep)
     headers = ["point", *sweep.swept, *(label for _, label, _ in POINT_COLUMNS)]
     rows = [[r["point"], *(_fmt(r.get(k)) for k in sweep.swept),

@@ -11,7 +11,6 @@ service, wake-up and stall streams (replica 0's are the single-pool ones).
 
 from __future__ import annotations
 
-from ..model.faults import straggle_factors
 from ..model.stages import StageParts
 from .answers import TaskLayout
 from .batching import INF
@@ -20,7 +19,7 @@ from .pool import Pool
 from .queues import FifoQueue
 from .replica import Replica
 from .rng import stream
-from .servers import ServerTimes
+from .servers import ServerTimes, straggle_factors
 
 
 def task_layout(parts: list[StageParts]) -> TaskLayout:

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .client_path import LEG_REQUEST
-from .rng import stream
-from .servers import delay_chunks
+from .rng import delay_chunks, stream
 
 
 @dataclass

@@ -15,19 +15,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..workload.service import ServiceSampler
-from .rng import stream
+from .rng import chunked, delay_chunks, stream
 
 
-def delay_chunks(delay, rng: np.random.Generator, chunk: int = 4096):
-    """A function returning the next of `delay`'s draws (sampled `chunk` at a time)."""
-    buffer: list[float] = []
+def straggle_factors(stragglers, rng: np.random.Generator):
+    """A function returning the next batch's straggler multiplier (1 or `slowdown`) for
+    `faults.stragglers` (None without stragglers)."""
+    if stragglers is None:
+        return None
+    uniform = chunked(rng.random, last_first=True)
 
-    def next_s() -> float:
-        if not buffer:
-            buffer.extend(reversed(delay.sample_s(rng, chunk).tolist()))
-        return buffer.pop()
+    def next_factor() -> float:
+        return stragglers.slowdown if uniform() < stragglers.fraction else 1.0
 
-    return next_s
+    return next_factor
 
 
 class ServerTimes:

@@ -16,8 +16,7 @@ import bisect
 
 import numpy as np
 
-from ..workload.closed import think_sampler
-from .rng import stream
+from .rng import chunked, delay_chunks, stream
 
 
 class ClassDraws:
@@ -26,21 +25,19 @@ class ClassDraws:
     def __init__(self, scenario, replication: int):
         shares = [c.share for c in scenario.classes or ()]
         self.bounds = np.cumsum(shares)[:-1].tolist() if shares else []
-        self.rng = stream(scenario.seed, replication, "classes")
-        self.pending: list[float] = []
+        self.uniform = chunked(stream(scenario.seed, replication, "classes").random,
+                               last_first=True)
 
     def next(self) -> int:
         if not self.bounds:
             return 0
-        if not self.pending:
-            self.pending = self.rng.random(4096).tolist()
-        return bisect.bisect_right(self.bounds, self.pending.pop())
+        return bisect.bisect_right(self.bounds, self.uniform())
 
 
 def start_users(flow, scenario, replication: int) -> None:
     """One process per user, all drawing think times from the `clients` stream."""
-    think = think_sampler(scenario.arrival.think_time, stream(scenario.seed, replication,
-                                                              "clients"))
+    think = delay_chunks(scenario.arrival.think_time, stream(scenario.seed, replication,
+                                                             "clients"))
     classes = ClassDraws(scenario, replication)
     client = None
     if scenario.network is not None or scenario.service.overhead is not None:

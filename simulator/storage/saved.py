@@ -27,7 +27,8 @@ class SavedSweep:
     rows: list[dict]
     swept: list[str]
     scenario: dict
-    plan: dict = field(default_factory=dict)
+    document: dict = field(default_factory=dict)
+    """`sweep.json` as saved: grids, points, environment, command."""
 
     @property
     def slo_latency_s(self) -> float | None:
@@ -90,14 +91,14 @@ def load_point(folder: Path, point_id: str) -> SavedRun:
 
 
 def load_sweep(folder: Path) -> SavedSweep:
-    plan = _read_json(folder / "sweep.json") if (folder / "sweep.json").is_file() else {}
+    document = _read_json(folder / "sweep.json") if (folder / "sweep.json").is_file() else {}
     with (folder / "sweep.csv").open(newline="") as handle:
         raw_rows = list(csv.DictReader(handle))
-    swept = [key for key, _ in plan.get("grids", [])]
+    swept = [key for key, _ in document.get("grids", [])]
     rows = [{k: _parse_cell(v) for k, v in row.items()} for row in raw_rows]
     scenario = load_yaml_file(folder / "scenario.yaml") if (folder / "scenario.yaml").is_file() \
         else {}
-    return SavedSweep(folder, rows, swept, scenario or {}, plan)
+    return SavedSweep(folder, rows, swept, scenario or {}, document)
 
 
 def _read_json(path: Path) -> dict:

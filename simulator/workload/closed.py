@@ -1,12 +1,12 @@
 """Closed-loop clients (`arrival.process: closed`): N users who think, send, wait, repeat.
 
-Owns the schema of the closed arrival process and the think-time sampler.
+Owns the schema of the closed arrival process (`sim/users.py` runs the users).
 Each of `users` users first thinks (so they do not start in lockstep), sends
 one request, waits until it completes or is lost (rejected, timed out), then
 thinks again: perf_analyzer's concurrency mode, or an interactive-system model.
 The arrival rate is therefore an output; `mean_rate_rps` is only the upper
-bound users / mean think time, used for sizing and warnings. The fleet model
-(`fleet`) runs these scenarios; they need `run.duration`.
+bound users / mean think time, used for sizing and warnings. The simulation
+core runs these scenarios; they need `run.duration`.
 
 ```yaml
 arrival:
@@ -21,25 +21,10 @@ from __future__ import annotations
 import math
 from typing import ClassVar, Literal
 
-import numpy as np
 from pydantic import Field
 
 from ..model.delays import Delay, DelayConfig
 from .arrivals import ArrivalProcess, arrival_process
-
-_CHUNK = 4096
-
-
-def think_sampler(think: DelayConfig, rng: np.random.Generator):
-    """A function returning the next think time in seconds (drawn in chunks)."""
-    buffer: list[float] = []
-
-    def next_value() -> float:
-        if not buffer:
-            buffer.extend(reversed(think.sample_s(rng, _CHUNK).tolist()))
-        return buffer.pop()
-
-    return next_value
 
 
 @arrival_process("closed")

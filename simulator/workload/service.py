@@ -22,10 +22,10 @@ from pydantic import Field, PrivateAttr, Strict, ValidationInfo, field_validator
 from ..model.config import FieldError, PositiveSeconds, Seconds, Section
 from ..model.errors import ScenarioError
 from ..model.network import OverheadConfig
+from ..sim.rng import chunked
 from .service_samples import factors_by_size, read_samples, sample_means
 
 Distribution = Literal["deterministic", "exponential", "gamma", "lognormal", "empirical"]
-_CHUNK = 4096
 BatchSize = Annotated[int, Strict(False), Field(ge=1)]
 
 
@@ -185,7 +185,7 @@ class ServiceSampler:
         if config.distribution == "empirical":
             self._draw = _empirical_factor(rng, factors_by_size(config._samples, max_size))
         elif config.distribution == "exponential":
-            self._draw = _chunks(lambda n: rng.exponential(1.0, n))
+            self._draw = chunked(lambda n: rng.exponential(1.0, n))
         elif config.distribution == "lognormal" and max(cvs) > 0:
             sigmas = [math.sqrt(math.log1p(cv**2)) for cv in cvs]
             self._draw = _lognormal_factor(rng, [0.0, *sigmas], config.noise_correlation)
@@ -199,18 +199,6 @@ class ServiceSampler:
         return self.mean_by_size_s[batch_size] * self._draw(batch_size)
 
 
-def _chunks(draw):
-    """A function size -> next number from `draw(n)` chunks (one per call, in order)."""
-    buffer: list[float] = []
-
-    def next_value(_size: int = 0) -> float:
-        if not buffer:
-            buffer.extend(reversed(draw(_CHUNK).tolist()))
-        return buffer.pop()
-
-    return next_value
-
-
 def _lognormal_factor(rng: np.random.Generator, sigma_by_size: list[float],
                       correlation: float = 0.0):
     """Lognormal factors of mean 1, cv chosen by batch size, from one normal stream.
@@ -219,7 +207,7 @@ def _lognormal_factor(rng: np.random.Generator, sigma_by_size: list[float],
     z_n = rho z_{n-1} + sqrt(1 - rho^2) e_n over successive batches (stationary,
     started in its stationary law), so each factor keeps its lognormal law.
     """
-    normal = _chunks(lambda n: rng.standard_normal(n))
+    normal = chunked(lambda n: rng.standard_normal(n))
     if correlation == 0:
         def factor(size: int) -> float:
             sigma = sigma_by_size[size]
@@ -239,7 +227,7 @@ def _lognormal_factor(rng: np.random.Generator, sigma_by_size: list[float],
 
 def _empirical_factor(rng: np.random.Generator, factors_by_size: list[np.ndarray]):
     """Measured factors of mean 1 for each size, resampled uniformly (one uniform stream)."""
-    uniform = _chunks(lambda n: rng.random(n))
+    uniform = chunked(lambda n: rng.random(n))
 
     def factor(size: int) -> float:
         factors = factors_by_size[size]
@@ -258,7 +246,7 @@ def _gamma_factor(rng: np.random.Generator, cv_by_size: list[float]):
             return 1.0
         if cv not in streams:
             shape = 1.0 / cv**2
-            streams[cv] = _chunks(lambda n, k=shape: rng.gamma(k, 1.0 / k, n))
+            streams[cv] = chunked(lambda n, k=shape: rng.gamma(k, 1.0 / k, n))
         return streams[cv]()
 
     return factor

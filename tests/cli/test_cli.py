@@ -121,6 +121,24 @@ def test_schema_is_json_schema():
     assert schema["title"] == "batchsim scenario" and "arrival" in schema["properties"]
 
 
+def test_every_command_is_listed_and_loads_from_its_own_module():
+    """The group lists every command without importing it; each then comes from the
+    module COMMAND_HOMES names (which imports nothing from cli.app)."""
+    import importlib
+
+    import click
+
+    from simulator.cli.app import COMMAND_HOMES
+
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == sorted({"run", "check", "schema", "bench", *COMMAND_HOMES})
+    for name, module in COMMAND_HOMES.items():
+        command = cli.get_command(ctx, name)
+        assert command is getattr(importlib.import_module(f"simulator.cli.{module}"), name)
+        assert command.name == name
+    assert cli.get_command(ctx, "nosuch") is None
+
+
 def test_python_m_simulator_and_missing_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "simulator", "run", "missing.yaml"],
                           capture_output=True, text=True, cwd=tmp_path)

@@ -16,7 +16,7 @@ from simulator.cli import cli
 from simulator.experiments import sweep as sweep_module
 from simulator.experiments.runner import json_safe, run
 from simulator.experiments.sweep import run_sweep
-from simulator.experiments.sweep_plan import make_plan
+from simulator.experiments.sweep_points import resolve_sweep
 from simulator.model.grid import parse_grid
 
 from conftest import make_scenario
@@ -28,11 +28,11 @@ def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
-def small_plan(out: Path, **run_section):
+def small_sweep(out: Path, **run_section):
     scenario = make_scenario(run={"duration": 4.0, "warmup": 0.5, "replications": 3,
                                   **run_section})
     grids = [parse_grid(text, scenario) for text in GRIDS]
-    return make_plan(scenario, grids, False, out)
+    return resolve_sweep(scenario, grids, False, out)
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -41,7 +41,7 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def test_csv_is_tidy_with_swept_keys_and_flattened_metrics(tmp_path):
-    outcome = run_sweep(small_plan(tmp_path), workers=1)
+    outcome = run_sweep(small_sweep(tmp_path), workers=1)
     rows = read_rows(outcome.csv_path)
     assert len(rows) == 6
     assert list(rows[0])[:3] == ["point", "arrival.rate", "batching.max_batch_size"]
@@ -63,22 +63,22 @@ def test_csv_is_tidy_with_swept_keys_and_flattened_metrics(tmp_path):
 
 
 def test_parallel_serial_and_batchsim_run_agree_exactly(tmp_path, monkeypatch):
-    serial = run_sweep(small_plan(tmp_path / "a"), workers=1).csv_path.read_text()
-    parallel = run_sweep(small_plan(tmp_path / "b"), workers=2).csv_path.read_text()
+    serial = run_sweep(small_sweep(tmp_path / "a"), workers=1).csv_path.read_text()
+    parallel = run_sweep(small_sweep(tmp_path / "b"), workers=2).csv_path.read_text()
     assert serial == parallel  # tasks of whole points
     monkeypatch.setattr(sweep_module, "WHOLE_POINT_FACTOR", 100)
-    per_replication = run_sweep(small_plan(tmp_path / "c"), workers=2).csv_path.read_text()
+    per_replication = run_sweep(small_sweep(tmp_path / "c"), workers=2).csv_path.read_text()
     assert per_replication == serial
-    plan = small_plan(tmp_path / "a")
-    point = plan.points[3]
-    saved = json.loads(plan.point_file(point).read_text())["summary"]
+    sweep = small_sweep(tmp_path / "a")
+    point = sweep.points[3]
+    saved = json.loads(sweep.point_file(point).read_text())["summary"]
     alone = run(point.scenario, workers=2)
     assert saved == json.loads(json.dumps(json_safe(alone.summary)))
 
 
 def test_resume_after_an_interrupt_computes_only_the_missing_points(tmp_path):
-    reference = run_sweep(small_plan(tmp_path / "ref"), workers=1).csv_path.read_text()
-    plan = small_plan(tmp_path / "cut")
+    reference = run_sweep(small_sweep(tmp_path / "ref"), workers=1).csv_path.read_text()
+    sweep = small_sweep(tmp_path / "cut")
     ticks = []
 
     def stop_after_two():
@@ -87,10 +87,10 @@ def test_resume_after_an_interrupt_computes_only_the_missing_points(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(plan, workers=1, on_point=stop_after_two)
-    assert len(plan.missing()) == 4 and not (plan.folder / "sweep.csv").exists()
-    assert not [p for p in plan.folder.rglob("*") if p.name.startswith(".")]
-    outcome = run_sweep(small_plan(tmp_path / "cut"), workers=2)
+        run_sweep(sweep, workers=1, on_point=stop_after_two)
+    assert len(sweep.missing()) == 4 and not (sweep.folder / "sweep.csv").exists()
+    assert not [p for p in sweep.folder.rglob("*") if p.name.startswith(".")]
+    outcome = run_sweep(small_sweep(tmp_path / "cut"), workers=2)
     assert outcome.skipped == 2 and len(outcome.computed) == 4
     assert outcome.csv_path.read_text() == reference
 
@@ -111,13 +111,13 @@ def test_a_crashing_point_is_reported_and_the_others_are_kept(tmp_path, monkeypa
     monkeypatch.setattr(sweep_module, "WHOLE_POINT_FACTOR", whole_point_factor)
     monkeypatch.setattr(sweep_module, "simulate", _explode_at_rate_400)
     monkeypatch.setattr(simulator.experiments.runner, "simulate", _explode_at_rate_400)
-    plan = small_plan(tmp_path)
-    outcome = run_sweep(plan, workers=1)
+    sweep = small_sweep(tmp_path)
+    outcome = run_sweep(sweep, workers=1)
     assert set(outcome.failed) == {"p00002", "p00003"}
     assert "RuntimeError: boom" in outcome.failed["p00002"]
     assert len(outcome.computed) == 4 and outcome.csv_path is None
     monkeypatch.undo()
-    again = run_sweep(small_plan(tmp_path), workers=1)
+    again = run_sweep(small_sweep(tmp_path), workers=1)
     assert sorted(again.computed) == ["p00002", "p00003"] and again.csv_path
 
 
@@ -214,10 +214,10 @@ def test_concurrent_sweeps_into_one_root_do_not_clobber_each_other(tmp_path):
 def test_kept_arrays_are_the_same_whichever_way_the_point_ran(tmp_path, monkeypatch):
     import numpy as np
 
-    whole = small_plan(tmp_path / "whole")
+    whole = small_sweep(tmp_path / "whole")
     run_sweep(whole, workers=1, keep_arrays=True)
     monkeypatch.setattr(sweep_module, "WHOLE_POINT_FACTOR", 100)
-    split = small_plan(tmp_path / "split")
+    split = small_sweep(tmp_path / "split")
     run_sweep(split, workers=2, keep_arrays=True)
     point = whole.points[4]
     with np.load(whole.arrays_file(point)) as a, np.load(split.arrays_file(point)) as b:

@@ -102,12 +102,12 @@ def test_bad_sweep_section_names_the_file_and_key():
 def test_the_example_study_file_plans_30_points(tmp_path):
     from pathlib import Path
 
-    from simulator.experiments.sweep_plan import make_plan
+    from simulator.experiments.sweep_points import resolve_sweep
 
     path = Path(__file__).parents[2] / "scenarios/sweep-study.yaml"
     scenario = Scenario.from_yaml(path)
     grids = section_grids(scenario.sweep, scenario, str(path))
-    plan = make_plan(scenario, grids, scenario.sweep.zip, tmp_path)
-    assert len(plan.points) == 30
-    assert plan.points[1].overrides == {"arrival.rate": 200, "batching.max_batch_size": 4}
-    assert plan.points[1].scenario.sweep is None and not list(tmp_path.iterdir())
+    sweep = resolve_sweep(scenario, grids, scenario.sweep.zip, tmp_path)
+    assert len(sweep.points) == 30
+    assert sweep.points[1].overrides == {"arrival.rate": 200, "batching.max_batch_size": 4}
+    assert sweep.points[1].scenario.sweep is None and not list(tmp_path.iterdir())

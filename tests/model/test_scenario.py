@@ -5,7 +5,8 @@ import json
 import pytest
 
 from simulator.model.errors import ScenarioError
-from simulator.model.scenario import Scenario, parse_set_options
+from simulator.model.overrides import parse_set_options
+from simulator.model.scenario import Scenario
 
 from conftest import BASE, make_scenario, scenario_dict
 

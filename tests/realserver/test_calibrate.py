@@ -253,7 +253,7 @@ def test_calibration_recovers_the_idle_penalty_and_the_warm_table(tmp_path):
 
 
 def test_a_rarely_seen_size_is_not_made_slow_by_two_stalls():
-    from simulator.realserver.calibration import service_table
+    from simulator.realserver.service_fit import service_table
 
     rng = np.random.default_rng(1)
     sizes = np.r_[np.full(400, 4), np.full(14, 32)]
@@ -266,7 +266,7 @@ def test_a_rarely_seen_size_is_not_made_slow_by_two_stalls():
 
 
 def test_extrapolation_follows_the_sizes_aligned_with_the_target():
-    from simulator.realserver.calibration import service_table
+    from simulator.realserver.service_fit import service_table
 
     sizes = np.repeat(np.arange(1, 20), 60)
     # tiles of 4: sizes that are not multiples of 4 pay 1 ms more

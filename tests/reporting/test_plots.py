@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from simulator.cli import cli
 from simulator.experiments.sweep import run_sweep
-from simulator.experiments.sweep_plan import make_plan
+from simulator.experiments.sweep_points import resolve_sweep
 from simulator.model.grid import parse_grid
 
 from conftest import make_scenario, scenario_dict
@@ -22,9 +22,9 @@ def sweep_dir(tmp_path_factory):
                              slo={"latency": "20ms"})
     grids = [parse_grid(t, scenario) for t in ("arrival.rate=100:700:200",
                                                 "batching.max_batch_size=1,8")]
-    plan = make_plan(scenario, grids, False, tmp_path_factory.mktemp("sweep"))
-    assert run_sweep(plan, workers=1).csv_path
-    return plan.folder
+    sweep = resolve_sweep(scenario, grids, False, tmp_path_factory.mktemp("sweep"))
+    assert run_sweep(sweep, workers=1).csv_path
+    return sweep.folder
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from simulator.analysis.slo_capacity import max_load_per_setting
 from simulator.cli import cli
 from simulator.experiments.sweep import run_sweep
-from simulator.experiments.sweep_plan import make_plan
+from simulator.experiments.sweep_points import resolve_sweep
 from simulator.model.grid import parse_grid
 from simulator.storage.saved import SavedSweep
 
@@ -49,19 +49,19 @@ def test_report_files_exist_and_mention_every_point(tmp_path):
                              slo={"latency": "20ms"})
     grids = [parse_grid(t, scenario) for t in ("arrival.rate=100:500:200",
                                                 "batching.max_batch_size=1,8")]
-    plan = make_plan(scenario, grids, False, tmp_path)
-    run_sweep(plan, workers=1)
-    result = CliRunner().invoke(cli, ["report", str(plan.folder)], catch_exceptions=False)
+    sweep = resolve_sweep(scenario, grids, False, tmp_path)
+    run_sweep(sweep, workers=1)
+    result = CliRunner().invoke(cli, ["report", str(sweep.folder)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    md = (plan.folder / "report.md").read_text()
-    page = (plan.folder / "report.html").read_text()
-    for point in plan.points:
+    md = (sweep.folder / "report.md").read_text()
+    page = (sweep.folder / "report.html").read_text()
+    for point in sweep.points:
         assert f"| {point.point_id} |" in md and f"<td>{point.point_id}</td>" in page
     assert "Largest load meeting the SLO" in md
     assert "seed 7" in md and "data:image/png;base64," in page
     assert page.count("<img") == 4 and md.count("](") == 4
     for link in ("latency.png", "throughput.png", "tradeoff.png", "utilisation.png"):
-        assert (plan.folder / link).is_file()
+        assert (sweep.folder / link).is_file()
 
 
 def test_report_of_an_unfinished_sweep_is_exit_2(tmp_path):

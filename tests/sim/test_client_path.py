@@ -24,6 +24,7 @@ from simulator.sim import simulate
 from simulator.sim.records import COMPLETED, FAILED, IN_FLIGHT
 
 from conftest import scenario_dict
+from invariants import assert_conserved
 
 NETWORK = {"delay": {"mean": "5ms", "distribution": "lognormal", "cv": 1.0},
            "failure_probability": 0.2, "timeout": "50ms", "max_retries": 2, "backoff": "10ms"}
@@ -52,31 +53,25 @@ def test_every_user_request_is_in_the_books(scenario, lost_on, p, overheads):
                 "after": "0.5ms"} if overheads else None
     network = {**NETWORK, "failure_probability": p, "lost_on": lost_on}
     r = simulate(with_path(scenario, overhead, network), 0)
-    counts = r.counts()
-    assert counts["arrived"] == r.sent_s.size
-    assert counts["arrived"] == sum(counts[k] for k in ("completed", "rejected", "timed_out",
-                                                        "in_flight", "failed"))
-    answered = r.delivery >= 0
-    # each attempt that reaches the queue belongs to one request; at most one answers
-    assert np.unique(r.delivery[answered]).size == answered.sum()
+    assert_conserved(r)  # each user request once, at most one attempt answers it, ...
+    # each attempt that reaches the queue belongs to one request
     assert r.arrival_s.size <= r.attempts.sum()
-    assert np.all((r.attempts >= 1) & (r.attempts <= 1 + NETWORK["max_retries"]))
+    assert np.all(r.attempts <= 1 + NETWORK["max_retries"])
     done = r.client_outcome == COMPLETED
-    assert np.all(r.received_s[done] <= r.end_s)
     assert np.all(r.received_s[done] - r.sent_s[done] >= r.finish_s[r.delivery[done]]
                   - r.arrival_s[r.delivery[done]] - 1e-12)
-    assert np.all(r.client_outcome[~answered] != COMPLETED)
     if p == 0:
-        assert counts["failed"] == 0 and np.all(r.attempts == 1)
+        assert r.counts()["failed"] == 0 and np.all(r.attempts == 1)
 
 
 def test_overheads_alone_keep_the_books_and_the_plain_keys():
     scenario = Scenario.model_validate(scenario_dict())
     r = simulate(with_path(scenario, {"before": {"mean": "3ms", "distribution": "exponential"}}),
                  0)
+    assert_conserved(r)
     counts = r.counts()
     assert "failed" not in counts and r.attempts is None
-    assert counts["arrived"] == counts["completed"] + counts["in_flight"]
+    assert counts["rejected"] == counts["timed_out"] == 0  # completed or in flight
     assert np.array_equal(np.sort(r.delivery), np.arange(r.sent_s.size))
 
 
@@ -155,8 +150,7 @@ def test_retries_follow_the_geometric_law(p, retries, lost_on):
         run={"duration": 20.0, "warmup": 0, "replications": 4})), network=network)
     records = run(scenario).records
     for r in records:  # a duration run: late retries leave requests in flight, in the books
-        counts = r.counts()
-        assert counts["arrived"] == sum(v for k, v in counts.items() if k != "arrived")
+        assert_conserved(r)
     attempts = np.concatenate([r.attempts for r in records])
     expected = geometric_attempts(p, retries)
     se = attempts.std() / math.sqrt(attempts.size)
@@ -281,9 +275,6 @@ def test_same_result_whatever_the_worker_count():
 def test_overheads_with_classes_shift_every_class_exactly():
     """Deterministic overheads add exactly before + after to every request of every
     class (the classes ride on the attempts)."""
-    from simulator.model.scenario import Scenario
-    from simulator.sim import simulate
-
     base = {"name": "c", "seed": 3, "run": {"duration": 5.0, "replications": 1},
             "arrival": {"process": "poisson", "rate": 300},
             "classes": [{"name": "a", "share": 0.3, "priority": 1}, {"name": "b", "share": 0.7}],
@@ -293,7 +284,8 @@ def test_overheads_with_classes_shift_every_class_exactly():
                                      "overhead": {"before": "1ms", "after": "3ms"}}}
     plain = simulate(Scenario.from_dict(base), 0)
     shifted = simulate(Scenario.from_dict(with_path), 0)
-    done = plain.outcome == 1
+    assert_conserved(shifted)
+    done = plain.outcome == COMPLETED
     took = shifted.received_s - shifted.sent_s
     assert np.allclose(took[done], (plain.finish_s - plain.arrival_s)[done] + 0.004)
     assert np.array_equal(shifted.request_class, plain.request_class)
@@ -302,9 +294,6 @@ def test_overheads_with_classes_shift_every_class_exactly():
 def test_overheads_in_front_of_replicas_shift_latency_exactly():
     """Deterministic overheads add exactly before + after to every request behind a
     router, and the books still balance with a lossy network."""
-    from simulator.model.scenario import Scenario
-    from simulator.sim import simulate
-
     base = {"name": "r", "seed": 4, "run": {"duration": "20s", "warmup": "1s"},
             "arrival": {"process": "constant", "rate": 200},
             "batching": {"policy": "none"},
@@ -320,6 +309,7 @@ def test_overheads_in_front_of_replicas_shift_latency_exactly():
     assert np.allclose(shifted_s[:-5][done] - plain_s[:-5][done], 0.003, atol=1e-9)
     lossy = simulate(Scenario.model_validate(base).with_overrides(
         {"network": {"delay": "2ms", "failure_probability": 0.05, "timeout": "50ms"}}))
+    assert_conserved(lossy)
     outcome = lossy.client_outcome
     assert set(np.unique(outcome)) <= {IN_FLIGHT, COMPLETED, FAILED}  # nothing else here
     expected = (1 - 0.05**4) / (1 - 0.05)  # attempts per request, at most 4

@@ -28,12 +28,13 @@ import math
 
 import numpy as np
 import pytest
-from invariants import assert_conserved
 
 from simulator import Scenario
 from simulator.analysis import theory
 from simulator.sim import simulate
 from simulator.sim.records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT
+
+from invariants import assert_conserved
 
 SE_TOLERANCE = 4.0
 MAX_RELATIVE_SE = 0.03

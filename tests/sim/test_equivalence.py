@@ -26,11 +26,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from invariants import assert_conserved
 
 from simulator import Scenario
 from simulator.model.errors import ScenarioError
 from simulator.sim import simulate
+
+from invariants import assert_conserved
 
 POLICIES = ("none", "dynamic", "tfserving", "torchserve", "window", "adaptive", "slo_aware")
 REQUEST_ARRAYS = ("arrival_s", "batch", "outcome", "start_s", "finish_s")

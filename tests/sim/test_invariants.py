@@ -1,26 +1,48 @@
-"""Invariants on many random scenarios: the books balance, FIFO holds, each
-policy obeys its own dispatch rule, and the requests' times are consistent."""
+"""Invariants on many random scenarios: the books balance (`assert_conserved`) for every
+batching policy, alone and with replicas, classes and faults; FIFO holds; each policy
+obeys its own dispatch rule; and the requests' times are consistent."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.model.scenario import Scenario
 from simulator.sim import simulate
+from simulator.sim.batching import BATCHING_POLICIES
 from simulator.sim.records import COMPLETED, IN_FLIGHT, REJECTED, TIMED_OUT
 
+from invariants import LOOK_AHEAD_BUG, REQUEUE_ORDER_BUG, assert_conserved
+
 EPS = 1e-9
-POLICIES = ["none", "dynamic", "tfserving", "torchserve", "window"]
+POLICIES = list(BATCHING_POLICIES)
+"""Every registered policy (adaptive and slo_aware included)."""
+ROUTERS = ["round_robin", "random", "least_outstanding", "join_shortest_queue", "power_of_two"]
+
+
+def _policy_knobs(draw, policy: str, size: int, service_s: float) -> dict:
+    """The knobs a policy needs beyond the common two (`service_s`: a full batch's mean)."""
+    if policy == "tfserving":
+        return {"max_enqueued_batches": draw(st.integers(1, 20))}
+    if policy == "adaptive":
+        return {"latency_objective": service_s * draw(st.sampled_from([0.6, 1.0, 2.0])),
+                "initial_cap": draw(st.integers(1, size)),
+                "multiplicative_decrease": draw(st.sampled_from([0.1, 0.5]))}
+    if policy == "slo_aware":
+        return {"latency_objective": service_s * draw(st.sampled_from([1.5, 3.0, 10.0])),
+                "slack": service_s * draw(st.sampled_from([0.0, 0.5]))}
+    return {}
 
 
 @st.composite
-def scenarios(draw, policies=POLICIES, timeouts=True):
+def scenario_data(draw, policies=POLICIES, timeouts=True, replicas=1):
     policy = draw(st.sampled_from(policies))
     size = 1 if policy == "none" else draw(st.integers(1, 12))
     delay_ms = draw(st.sampled_from([0, 0.5, 2, 5]))
     servers = draw(st.integers(1, 3))
     base_ms, per_item_ms = draw(st.sampled_from([1, 2, 4])), draw(st.sampled_from([0, 0.25, 1]))
-    capacity = servers * size / ((base_ms + per_item_ms * size) / 1000)
+    service_s = (base_ms + per_item_ms * size) / 1000
+    capacity = replicas * servers * size / service_s
     rate = capacity * draw(st.sampled_from([0.2, 0.5, 0.8, 0.95, 1.3]))
     arrival = draw(st.sampled_from([
         {"process": "poisson", "rate": rate},
@@ -30,14 +52,13 @@ def scenarios(draw, policies=POLICIES, timeouts=True):
          "mean_off": 0.05},
     ]))
     distribution = draw(st.sampled_from(["deterministic", "exponential", "lognormal"]))
-    batching = {"policy": policy, "max_batch_size": size, "max_queue_delay": delay_ms / 1000}
-    if policy == "tfserving":
-        batching["max_enqueued_batches"] = draw(st.integers(1, 20))
+    batching = {"policy": policy, "max_batch_size": size, "max_queue_delay": delay_ms / 1000,
+                **_policy_knobs(draw, policy, size, service_s)}
     queue = {"capacity": draw(st.sampled_from([5, 50, 100000]))}
     if timeouts and draw(st.booleans()):
         queue["timeout"] = draw(st.sampled_from([0.002, 0.02, 0.2]))
     n = min(3000, max(200, int(rate * 2)))
-    return Scenario.model_validate({
+    return {
         "name": "inv", "seed": draw(st.integers(0, 2**32)),
         "run": {"requests": n, "replications": 1},
         "arrival": arrival, "batching": batching,
@@ -45,7 +66,31 @@ def scenarios(draw, policies=POLICIES, timeouts=True):
                     "distribution": distribution,
                     **({"cv": 0.5} if distribution == "lognormal" else {})},
         "servers": {"count": servers}, "queue": queue,
-    })
+    }
+
+
+@st.composite
+def scenarios(draw, policies=POLICIES, timeouts=True):
+    return Scenario.model_validate(draw(scenario_data(policies, timeouts)))
+
+
+@st.composite
+def combined_scenarios(draw, policies=POLICIES):
+    """A scenario with replicas behind a router, two request classes and faults (outages
+    with in-flight batches retried or lost, stragglers), for a few thousand requests."""
+    count = draw(st.integers(2, 3))
+    data = draw(scenario_data(policies, replicas=count))
+    duration_s = max(0.5, data["run"]["requests"] / data["arrival"].get("rate", 1000))
+    data["run"] = {"duration": duration_s, "replications": 1}
+    data["replicas"] = {"count": count, "router": draw(st.sampled_from(ROUTERS))}
+    data["classes"] = [{"name": "gold", "share": 0.3, "priority": 1, "slo": 0.05},
+                       {"name": "bronze", "share": 0.7, "slo": 0.2}]
+    data["queue"]["discipline"] = draw(st.sampled_from(["fifo", "priority", "edf"]))
+    data["faults"] = {"mtbf": duration_s / draw(st.sampled_from([2, 5])),
+                      "mttr": duration_s / 20,
+                      "in_flight": draw(st.sampled_from(["retry", "lost"])),
+                      "stragglers": {"fraction": 0.05, "slowdown": 3}}
+    return Scenario.model_validate(data)
 
 
 def settings_for(n):
@@ -53,35 +98,34 @@ def settings_for(n):
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@settings_for(120)
-@given(scenarios())
-def test_books_balance_and_times_are_consistent(scenario):
+@pytest.mark.parametrize("policy", POLICIES)
+@settings_for(25)
+@given(data=st.data())
+def test_books_balance_and_times_are_consistent(policy, data):
+    scenario = data.draw(scenarios(policies=[policy]))
     r = simulate(scenario, 0)
-    started = r.batch >= 0
-    # every started request is in exactly one batch, every batch holds its size
-    assert r.batch_size.sum() == started.sum()
-    assert np.array_equal(np.bincount(r.batch[started], minlength=r.batch_size.size), r.batch_size)
-    # outcomes agree with the times
-    finished = ~np.isnan(r.finish_s)
-    assert np.array_equal(r.outcome == COMPLETED, finished)
-    assert np.all(r.finish_s[finished] <= r.end_s)
-    assert not started[(r.outcome == REJECTED) | (r.outcome == TIMED_OUT)].any()
-    in_flight = r.outcome == IN_FLIGHT
-    assert np.all(np.isnan(r.batch_finish_s[r.batch[in_flight & started]]))
-    assert r.counts()["arrived"] == r.arrival_s.size
-    # no request starts before it arrives; batches respect their limits
-    assert np.all(r.start_s[started] >= r.arrival_s[started])
+    assert_conserved(r)
+    # no faults here: every batch holds a request, within the policy's limit, and takes time
     assert np.all(r.batch_size >= 1)
     assert np.all(r.batch_size <= scenario.batching.max_batch_size)
-    assert np.all(r.batch_charged >= r.batch_size)
     done = ~np.isnan(r.batch_finish_s)
     assert np.all(r.batch_finish_s[done] > r.batch_start_s[done])
-    # a server serves one batch at a time
-    for server in range(scenario.servers.count):
-        mine = r.batch_server == server
-        starts, finishes = r.batch_start_s[mine], r.batch_finish_s[mine]
-        assert np.all(starts[1:] >= finishes[:-1] - EPS)
     _check_timeouts(scenario, r)
+
+
+@pytest.mark.xfail(strict=False, raises=(AssertionError, RuntimeError),
+                   reason=f"{LOOK_AHEAD_BUG}; {REQUEUE_ORDER_BUG}")
+@pytest.mark.parametrize("policy", POLICIES)
+@settings_for(8)
+@given(data=st.data())
+def test_books_balance_with_replicas_classes_and_faults(policy, data):
+    scenario = data.draw(combined_scenarios(policies=[policy]))
+    r = simulate(scenario, 0)
+    assert_conserved(r)
+    assert np.all(r.batch_size <= scenario.batching.max_batch_size)
+    started = r.batch >= 0
+    assert np.array_equal(r.batch_replica[r.batch[started]], r.replica[started])
+    assert np.all(np.isin(r.request_class, [0, 1]))
 
 
 def _check_timeouts(scenario, r):

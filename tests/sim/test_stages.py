@@ -14,6 +14,7 @@ from simulator.sim import simulate
 from simulator.sim.records import COMPLETED, REJECTED
 
 from conftest import make_scenario
+from invariants import assert_conserved
 
 EXP_FAST = {"base": "0.5ms", "distribution": "exponential"}
 
@@ -55,8 +56,7 @@ def test_each_request_visits_the_stages_in_order_and_the_books_balance():
                   == np.tile([0, 1], n)[~np.isnan(record.arrival_s)])
     answered = record.client_outcome == COMPLETED
     assert np.allclose(record.received_s[answered], finish[answered, 1])
-    started = record.batch >= 0
-    assert int(record.batch_size.sum()) == int(started.sum())
+    assert_conserved(record)
 
 
 def test_a_request_rejected_at_a_later_stage_is_lost_end_to_end():
@@ -72,8 +72,7 @@ def test_a_request_rejected_at_a_later_stage_is_lost_end_to_end():
     lost_late = (tasks[:, 0] == COMPLETED) & (tasks[:, 1] == REJECTED)
     assert lost_late.sum() > 0
     assert np.all(record.client_outcome[lost_late] == REJECTED)
-    counts = record.counts()
-    assert counts["arrived"] == sum(v for k, v in counts.items() if k != "arrived")
+    assert_conserved(record)
     assert sc.capacity_rps == 1 / 0.0015
 
 

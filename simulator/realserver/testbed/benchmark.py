@@ -43,15 +43,10 @@ from pathlib import Path
 import numpy as np
 
 from ...model.scenario import Scenario
-from ..calibration import (
-    MIN_SAMPLES,
-    batches_of,
-    calibrate_logs,
-    delay_section,
-    idle_before_s,
-    penalty_s,
-)
+from ..calibration import calibrate_logs
+from ..measure import batches_of, idle_before_s, penalty_s
 from ..servelog import ServeLog, read_log
+from ..service_fit import MIN_SAMPLES, delay_section
 from ..validation import measured_latency_s, predict
 from .model import BLAS_THREAD_VARIABLES, DEFAULT_HIDDEN
 from .run import run_testbed

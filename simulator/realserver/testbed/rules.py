@@ -26,21 +26,9 @@ class Audit:
 
 
 def audit(log: ServeLog, max_batch_size: int, max_queue_delay_s: float) -> Audit:
-    answered = log.answered
-    ids = log["batch_id"][answered]
-    arrival = log["arrival_s" if log.has("arrival_s") else "enqueue_s"][answered]
-    batch_ids, first = np.unique(ids, return_index=True)
-    index = np.searchsorted(batch_ids, ids)
-    rows = np.flatnonzero(answered)[first]
-    start, finish = log["batch_start_s"][rows], log["batch_finish_s"][rows]
-    size = log["batch_size"][rows]
-    oldest = np.full(batch_ids.size, np.inf)
-    newest = np.full(batch_ids.size, -np.inf)
-    np.minimum.at(oldest, index, arrival)
-    np.maximum.at(newest, index, arrival)
-    order = np.argsort(start, kind="stable")
-    start, finish, size = start[order], finish[order], size[order]
-    oldest, newest = oldest[order], newest[order]
+    batches = log.per_batch("arrival_s" if log.has("arrival_s") else "enqueue_s")
+    start, finish, size = batches.start_s, batches.finish_s, batches.size
+    oldest, newest = batches.oldest_s, batches.newest_s
     full = size >= max_batch_size
     due = np.where(full, newest, oldest + max_queue_delay_s)
     early = ~full & (start < oldest + max_queue_delay_s - EARLY_TOLERANCE_S)

@@ -1,4 +1,4 @@
-"""A sweep's plan: its points, their ids and scenarios, its folder and what is already done.
+"""A sweep's points: their ids and scenarios, the sweep's folder and what is already done.
 
 Owns the identity of a sweep. The sweep id is a hash of the resolved base
 scenario and the grids, so re-running the same command finds the same folder
@@ -36,7 +36,7 @@ class Point:
 
 
 @dataclass
-class SweepPlan:
+class Sweep:
     """Every point of a sweep and where its results go."""
 
     base: Scenario
@@ -61,14 +61,14 @@ class SweepPlan:
         return [p for p in self.points if not self.point_file(p).is_file()]
 
 
-def make_plan(base: Scenario, grids: list[Grid], zip_grids: bool, out_root: Path,
-              source: str = "--grid") -> SweepPlan:
+def resolve_sweep(base: Scenario, grids: list[Grid], zip_grids: bool, out_root: Path,
+                  source: str = "--grid") -> Sweep:
     """Resolve every point (each one validated) and the sweep's folder."""
     points = []
     for index, overrides in enumerate(grid_points(grids, zip_grids, source)):
         points.append(Point(index, overrides, point_scenario(base, overrides, source)))
     folder = Path(out_root) / base.name / sweep_id(base, grids, zip_grids)
-    return SweepPlan(base, grids, zip_grids, points, folder)
+    return Sweep(base, grids, zip_grids, points, folder)
 
 
 def point_scenario(base: Scenario, overrides: dict, source: str) -> Scenario:
