@@ -25,19 +25,6 @@ import numpy as np
 from simulator.sim.records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT
 
 CODES = (IN_FLIGHT, COMPLETED, REJECTED, TIMED_OUT, FAILED)
-LOOK_AHEAD_BUG = (
-    "known core bug (sim/replica.py, sim/flow.py): with 2+ replicas, one replica's look-ahead "
-    "admits source arrivals into the others' queues before the looks they wait for, so a "
-    "batch can hold a request that arrives after it starts; minimal case: "
-    "test_topology.py::test_no_replica_batches_a_request_before_it_arrives")
-REQUEUE_ORDER_BUG = (
-    "known core bug (sim/disciplines.py, sim/queues.py): an outage that cuts several batches "
-    "requeues each at the head of its lane, so a lane is no longer in arrival order; a "
-    "timed-out request behind a younger one is not dropped and the replica then waits for a "
-    "time already reached (RuntimeError); minimal case: "
-    "test_faults.py::test_requeued_batches_keep_their_timeouts")
-"""Reasons of the xfail marks on the tests these bugs break (strict on the minimal cases):
-remove the marks naming one once its minimal case passes."""
 EPS_S = 1e-9
 """Slack for times compared after arithmetic (wake-ups, overheads, retries)."""
 

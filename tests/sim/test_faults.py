@@ -9,7 +9,7 @@ from simulator.sim import simulate
 from simulator.sim.records import FAILED, IN_FLIGHT
 
 from conftest import assert_check_refuses, make_scenario, scenario_dict
-from invariants import REQUEUE_ORDER_BUG, assert_conserved
+from invariants import assert_conserved
 
 OUTAGE = {"replica": 0, "at": "2s", "duration": "1s"}
 
@@ -54,7 +54,6 @@ def test_an_outage_stops_the_replica_and_its_batch_is_retried_or_lost(in_flight)
     assert np.all(record.replica[during] == 1)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=REQUEUE_ORDER_BUG)
 def test_requeued_batches_keep_their_timeouts():
     """An outage cuts the batches of several servers at once; each goes back to the head
     of its class lane, and the class timeouts still drop what waited too long."""

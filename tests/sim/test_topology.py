@@ -10,7 +10,7 @@ from simulator.sim import simulate
 from simulator.sim.records import FAILED, REJECTED, TIMED_OUT
 
 from conftest import assert_check_refuses, make_scenario, scenario_dict
-from invariants import LOOK_AHEAD_BUG, assert_conserved
+from invariants import assert_conserved
 
 ROUTERS = ["round_robin", "random", "least_outstanding", "join_shortest_queue",
            "power_of_two"]
@@ -35,7 +35,6 @@ def test_every_router_conserves_requests_and_keeps_batches_in_their_replica(rout
     assert np.array_equal(record.batch_server // servers_per_replica, record.batch_replica)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LOOK_AHEAD_BUG)
 def test_no_replica_batches_a_request_before_it_arrives():
     sc = make_scenario(seed=0, arrival={"process": "poisson", "rate": 1200},
                        run={"duration": 2.0, "replications": 1}, queue={"capacity": 5},

@@ -38,6 +38,8 @@ class TorchServeBatcher(BatchingPolicy):
         policy: Literal["torchserve"]
 
     def decide(self, now_s, queued, oldest_s, free):
+        if self.collecting and free == 0:  # an outage took the collecting worker
+            self.collecting = False
         if not self.collecting:
             if free == 0:
                 return WAIT_FOR_SERVER
