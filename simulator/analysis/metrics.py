@@ -16,6 +16,7 @@ import numpy as np
 
 from ..sim.records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .breakdown import breakdowns
+from .student_t import t_quantile
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 DISTRIBUTION_KEYS = ("mean", *PERCENTILES, "max")
@@ -29,9 +30,7 @@ def t_half_width(values: Sequence[float], confidence: float = 0.95) -> float | N
     data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if data.size < 2:
         return None
-    from scipy.stats import t
-
-    quantile = float(t.ppf(0.5 + confidence / 2, data.size - 1))
+    quantile = t_quantile(0.5 + confidence / 2, data.size - 1)
     return quantile * float(data.std(ddof=1)) / math.sqrt(data.size)
 
 
