@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from simulator.analysis.metrics import WindowView, distribution, t_half_width
+from simulator.analysis.student_t import T_975, t_quantile
 from simulator.experiments.runner import run
 from simulator.sim import simulate
 
@@ -19,6 +20,19 @@ def test_t_half_width_matches_the_t_quantile():
     assert t_half_width(values) == pytest.approx(expected)
     assert t_half_width([1.0]) is None
     assert t_half_width([1.0, None, float("nan")]) is None
+
+
+def test_the_t_table_holds_scipys_own_quantiles():
+    for df in range(1, len(T_975) + 3):  # the table, then scipy beyond it
+        assert t_quantile(0.975, df) == float(stats.t.ppf(0.975, df)), df
+    assert t_quantile(0.9875, 4) == float(stats.t.ppf(0.9875, 4))
+
+
+def test_distribution_in_place_gives_the_same_figures():
+    samples = np.random.default_rng(3).exponential(size=10_001)
+    copy = samples.copy()
+    assert distribution(samples) == distribution(copy, scratch=True)
+    assert np.array_equal(np.sort(copy), np.sort(samples))  # reordered, nothing lost
 
 
 def test_distribution_of_nothing_is_all_none():
