@@ -139,12 +139,15 @@ def schema():
 
 @cli.command()
 @click.option("--requests", "n_requests", type=click.IntRange(min=1000), default=1_000_000,
-              show_default=True, help="Arrivals in the standard case.")
-def bench(n_requests):
-    """Time the standard case (Poisson 1000 req/s, dynamic 16/5ms, 1 server)."""
+              show_default=True, help="Arrivals in the standard and replicas cases.")
+@click.option("--repeat", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Fresh `batchsim run` processes per end-to-end case (0: none).")
+def bench(n_requests, repeat):
+    """Time the standard case (Poisson 1000 req/s, dynamic 16/5ms, 1 server) in this
+    process and end to end, against the obvious SimPy model and with 4 replicas."""
     from ..experiments.bench import run_benchmark
 
-    click.echo(run_benchmark(n_requests))
+    click.echo(run_benchmark(n_requests, repeat))
 
 
 def command_line() -> str:
