@@ -57,18 +57,12 @@ class WindowView:
         self.window_s = record.end_s - record.warmup_s
         self.in_window = record.arrival_s >= record.warmup_s
         self.arrivals = int(np.count_nonzero(self.in_window))
-        self.latency_s = self._since_arrival(record.finish_s, record.outcome == COMPLETED)
-        self.wait_s = self._since_arrival(record.start_s, None)
+        self.latency_s = _since_arrival(record, record.batch_finish_s,
+                                        self.in_window & (record.outcome == COMPLETED))
+        self.wait_s = _since_arrival(record, record.batch_start_s,
+                                     self.in_window & _started(record))
         if record.has_client_path:
             self._client_clock()
-
-    def _since_arrival(self, time_s: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
-        """`time_s - arrival_s` of the requests in the window that are in `keep` (or,
-        with None, whose `time_s` is not NaN); `time_s` is overwritten."""
-        np.subtract(time_s, self.record.arrival_s, out=time_s)
-        keep = ~np.isnan(time_s) if keep is None else keep
-        keep &= self.in_window
-        return time_s[keep]
 
     def _client_clock(self) -> None:
         """Latency, arrivals and throughput of user requests, from client send to answer
@@ -139,6 +133,35 @@ class WindowView:
     def lost(self) -> int:
         outcome = self.record.outcome[self.in_window]
         return int(((outcome == REJECTED) | (outcome == TIMED_OUT)).sum())
+
+
+CHUNK = 1 << 16
+"""Requests handled per numpy call where a full-length temporary would cost memory."""
+
+
+def _started(record: ReplicationRecord) -> np.ndarray:
+    """Requests whose batch started (their start time is not NaN)."""
+    started = record.batch >= 0
+    no_start = np.isnan(record.batch_start_s)
+    if no_start.any():
+        started &= ~np.append(no_start, True)[record.batch]
+    return started
+
+
+def _since_arrival(record: ReplicationRecord, per_batch_s: np.ndarray,
+                   keep: np.ndarray) -> np.ndarray:
+    """`per_batch_s[batch] - arrival_s` of the requests in `keep` (NaN where a kept request
+    has no batch), computed CHUNK requests at a time: only the result is full-sized."""
+    padded = np.append(per_batch_s.astype(np.float64, copy=False), np.nan)  # batch -1 -> NaN
+    out = np.empty(int(np.count_nonzero(keep)))
+    done = 0
+    for low in range(0, keep.size, CHUNK):
+        mine = keep[low:low + CHUNK]
+        batch = np.maximum(record.batch[low:low + CHUNK][mine], -1)
+        np.subtract(padded[batch], record.arrival_s[low:low + CHUNK][mine],
+                    out=out[done:done + batch.size])
+        done += batch.size
+    return out
 
 
 def replication_summary(view: WindowView, slo_latency_s: float | None,
