@@ -121,6 +121,29 @@ def test_schema_is_json_schema():
     assert schema["title"] == "batchsim scenario" and "arrival" in schema["properties"]
 
 
+def test_run_imports_only_what_it_needs(tmp_path, write_yaml):
+    """`batchsim run` loads no other command's module, no plotting, scipy or process pool."""
+    path = write_yaml(scenario_dict(run={"requests": 2000, "replications": 1}))
+    probe = ("import runpy, sys; sys.argv = ['batchsim', 'run', sys.argv[1], '--no-save']\n"
+             "try: runpy.run_module('simulator', run_name='__main__')\n"
+             "except SystemExit: pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('simulator.cli.', 'scipy',"
+             " 'matplotlib', 'concurrent.futures.process', 'tqdm', 'dask'))))")
+    proc = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True,
+                          text=True, cwd=tmp_path, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "['simulator.cli.app']"
+
+
+def test_every_command_module_is_listed_with_its_commands():
+    from simulator.cli.app import COMMAND_HOMES, COMMAND_MODULES
+
+    builtin = {"run", "check", "schema", "bench"}
+    for module in COMMAND_MODULES:
+        __import__(f"simulator.cli.{module}")
+    assert set(cli.commands) - builtin == set(COMMAND_HOMES)
+    assert set(COMMAND_HOMES.values()) == set(COMMAND_MODULES)
+
+
 def test_python_m_simulator_and_missing_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "simulator", "run", "missing.yaml"],
                           capture_output=True, text=True, cwd=tmp_path)
