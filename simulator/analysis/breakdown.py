@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..sim.records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
+from .percentiles import percentiles
 
 GROUP_PERCENTILES = {"p50": 50.0, "p99": 99.0}
 
@@ -94,7 +95,7 @@ def _stats(samples: np.ndarray) -> dict:
     if samples.size == 0:
         return {"mean": None, **dict.fromkeys(GROUP_PERCENTILES)}
     mean = float(samples.mean())  # before the reordering: the sum's order counts
-    values = np.percentile(samples, list(GROUP_PERCENTILES.values()), overwrite_input=True)
+    values = percentiles(samples, list(GROUP_PERCENTILES.values()), scratch=True)
     return {"mean": mean,
             **{k: float(v) for k, v in zip(GROUP_PERCENTILES, values, strict=True)}}
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..sim.records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .breakdown import breakdowns
+from .percentiles import percentiles
 from .student_t import t_quantile
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
@@ -43,7 +44,7 @@ def distribution(samples: np.ndarray, scratch: bool = False) -> dict[str, float 
         return dict.fromkeys(DISTRIBUTION_KEYS)
     stats = {"mean": float(samples.mean())}  # before any reordering: the sum's order counts
     top = float(samples.max())
-    values = np.percentile(samples, list(PERCENTILES.values()), overwrite_input=scratch)
+    values = percentiles(samples, list(PERCENTILES.values()), scratch)
     stats.update({key: float(v) for key, v in zip(PERCENTILES, values, strict=True)})
     stats["max"] = top
     return stats
