@@ -14,9 +14,7 @@ import platform
 import secrets
 import shutil
 import time
-import zipfile
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from ..experiments.runner import RunResult, json_safe
 from ..model.errors import ScenarioError
 from ..model.scenario import Scenario
 from ..sim.records import ReplicationRecord
+from .npz import write_npz
 
 SUMMARY_FILE, SCENARIO_FILE, ARRAYS_FILE = "summary.json", "scenario.yaml", "requests.npz"
 
@@ -99,49 +98,6 @@ def scenario_from_summary(path: Path) -> Scenario:
 def save_arrays(path: Path, records: list[ReplicationRecord]) -> None:
     """Per-request and per-batch arrays of all replications, with a replication column."""
     write_npz(path, _saved_arrays(records))
-
-
-NPZ_LEVEL = 1
-"""zlib level of the compressed members: 3-4 times faster than numpy's default (6), and
-the integer and per-batch-repeated arrays shrink nearly as much."""
-NPZ_PROBE_BYTES = 1 << 16
-NPZ_WORTH_DEFLATING = 0.5
-"""A member is deflated only if its first NPZ_PROBE_BYTES shrink below this share of their
-size; random float64 times (arrivals, batch starts) shrink to ~0.75 at ~30 MB/s, so they
-are stored as they are."""
-
-
-def write_npz(path: Path, arrays: Iterable[tuple[str, np.ndarray]]) -> None:
-    """An `.npz` that `numpy.load` reads like `numpy.savez_compressed`'s, written faster.
-
-    Each array is written as soon as it comes (`arrays` may build them one at a time,
-    so only one large temporary lives at once), deflated at NPZ_LEVEL when that pays.
-    """
-    with zipfile.ZipFile(path, "w", compresslevel=NPZ_LEVEL, allowZip64=True) as archive:
-        for name, array in arrays:
-            array = np.asanyarray(array)
-            archive.compression = _compression(array)  # of the members opened from now on
-            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                _write_npy(member, array)
-            del array  # before the next one is built
-
-
-def _write_npy(file, array: np.ndarray) -> None:
-    """`numpy.lib.format.write_array` without its copy of the data in 16 MiB chunks."""
-    if array.dtype.hasobject or not array.flags.c_contiguous:
-        np.lib.format.write_array(file, array, allow_pickle=False)
-        return
-    np.lib.format.write_array_header_1_0(file, np.lib.format.header_data_from_array_1_0(array))
-    file.write(memoryview(array.reshape(-1).view(np.uint8)))
-
-
-def _compression(array: np.ndarray) -> int:
-    head = np.ascontiguousarray(array.reshape(-1)[:NPZ_PROBE_BYTES // max(array.itemsize, 1)])
-    if head.nbytes < 1024:
-        return zipfile.ZIP_STORED
-    deflated = len(zlib.compress(head.view(np.uint8), NPZ_LEVEL))
-    return zipfile.ZIP_DEFLATED if deflated < NPZ_WORTH_DEFLATING * head.nbytes \
-        else zipfile.ZIP_STORED
 
 
 def _joined(arrays: list[np.ndarray]) -> np.ndarray:

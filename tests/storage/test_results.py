@@ -3,18 +3,22 @@
 import zipfile
 
 import numpy as np
+import pytest
 
 from simulator.sim.engine import simulate
-from simulator.storage.results import save_arrays, write_npz
+from simulator.storage import npz
+from simulator.storage.npz import write_npz
+from simulator.storage.results import save_arrays
 
 from conftest import make_scenario
 
 
-def test_write_npz_reads_back_every_kind_of_array(tmp_path):
+def test_write_npz_reads_back_every_kind_of_array(tmp_path, monkeypatch):
+    monkeypatch.setattr(npz, "CHUNK", 4096)  # members deflated in many pieces
     rng = np.random.default_rng(5)
     arrays = {
         "random_floats": rng.random(50_000),           # incompressible: stored
-        "small_ints": rng.integers(0, 3, 50_000),      # compressible: deflated
+        "small_ints": rng.integers(0, 3, 50_000),      # compressible: deflated in pieces
         "flags": rng.random(5000) < 0.5,
         "bytes": np.zeros(3000, dtype=np.int8),
         "empty": np.array([], dtype=np.float64),
@@ -30,9 +34,15 @@ def test_write_npz_reads_back_every_kind_of_array(tmp_path):
             assert data[name].dtype == expected.dtype and data[name].shape == expected.shape
             assert np.array_equal(data[name], expected), name
     with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None  # every member's CRC checks
         kinds = {info.filename: info.compress_type for info in archive.infolist()}
     assert kinds["random_floats.npy"] == zipfile.ZIP_STORED
     assert kinds["small_ints.npy"] == zipfile.ZIP_DEFLATED
+
+
+def test_write_npz_refuses_object_arrays(tmp_path):
+    with pytest.raises(ValueError, match="object"):
+        write_npz(tmp_path / "o.npz", [("o", np.array([{}, None]))])
 
 
 def test_saved_arrays_are_the_replications_joined(tmp_path):
