@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from simulator.sim.engine import simulate
+from simulator.sim import simulate
 from simulator.storage import npz
 from simulator.storage.npz import write_npz
 from simulator.storage.results import save_arrays
