@@ -11,7 +11,7 @@ requests, one replication. Reported, each with issue 12's target:
     and how many times faster (a) and (b) are;
 (d) `batchsim run` of 4 replicas behind join_shortest_queue at 4000 req/s.
 The fresh processes run as an installed package does: bytecode cached (an untimed
-first run writes it) and their output discarded.
+small run writes it first) and their output discarded.
 """
 
 from __future__ import annotations
@@ -73,27 +73,34 @@ def in_process(n_requests: int) -> tuple[str, float]:
             ), n_requests / sim_s
 
 
-def end_to_end(scenario: Scenario, repeat: int, warm_up: bool = True
-               ) -> tuple[list[float], list[float]]:
-    """Wall seconds and peak MB of each of `repeat` fresh `batchsim run` processes
-    (after an untimed one that writes the bytecode and warms the file cache)."""
+def end_to_end(scenario: Scenario, repeat: int) -> tuple[list[float], list[float]]:
+    """Wall seconds and peak MB of each of `repeat` fresh `batchsim run` processes."""
     with tempfile.TemporaryDirectory(prefix="batchsim-bench-") as tmp:
         path = Path(tmp) / f"{scenario.name}.yaml"
         path.write_text(scenario.to_yaml())
         command = [sys.executable, "-m", "simulator", "run", str(path),
                    "--out", str(Path(tmp) / "results")]
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        if warm_up:
-            _child(command, env, Path(tmp))
-        runs = [_child(command, env, Path(tmp)) for _ in range(repeat)]
+        runs = [_child(command, Path(tmp)) for _ in range(repeat)]
     return [wall for wall, _ in runs], [peak for _, peak in runs]
 
 
-def _child(command: list[str], env: dict, tmp: Path) -> tuple[float, float]:
+def warm_up() -> None:
+    """One small untimed `batchsim run`: it writes the bytecode a fresh process then
+    finds (as an installed package has it), even under PYTHONDONTWRITEBYTECODE."""
+    with tempfile.TemporaryDirectory(prefix="batchsim-bench-") as tmp:
+        path = Path(tmp) / "warm-up.yaml"
+        path.write_text(standard_scenario(1000).to_yaml())
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run([sys.executable, "-m", "simulator", "run", str(path), "--out",
+                        str(Path(tmp) / "results")], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _child(command: list[str], tmp: Path) -> tuple[float, float]:
     """Run `command` to its end: (wall seconds, its own peak RSS in MB)."""
     with open(tmp / "child.log", "w+b") as log:
         started = time.perf_counter()
-        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
         _, status, usage = os.wait4(child.pid, 0)
         wall_s = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -139,6 +146,7 @@ def run_benchmark(n_requests: int = 1_000_000, repeat: int = 3,
     lines = [lines]
     e2e_rps = None
     if repeat:
+        warm_up()
         walls, peaks = end_to_end(standard_scenario(n_requests), repeat)
         line, e2e_rps = _end_to_end_line("(b) standard case:", n_requests, walls, peaks,
                                          TARGET_END_TO_END_RPS)
@@ -149,7 +157,7 @@ def run_benchmark(n_requests: int = 1_000_000, repeat: int = 3,
         ratios += f", (b) end to end {e2e_rps / obvious_rps:.1f}x"
     lines.append(f"{text}; {ratios}")
     if repeat:
-        walls, peaks = end_to_end(replicas_scenario(n_requests), repeat, warm_up=False)
+        walls, peaks = end_to_end(replicas_scenario(n_requests), repeat)
         lines.append(_end_to_end_line("(d) 4 replicas, join_shortest_queue, 4000 req/s:",
                                       n_requests, walls, peaks, TARGET_REPLICAS_RPS)[0])
     return "\n".join(lines)
