@@ -11,16 +11,37 @@ Public API:
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .experiments.runner import RunResult, run
-from .model.errors import ScenarioError
-from .model.scenario import Scenario
+if TYPE_CHECKING:
+    from .experiments.runner import RunResult, run
+    from .model.errors import ScenarioError
+    from .model.scenario import Scenario
 
 __all__ = ["RunResult", "Scenario", "ScenarioError", "load_scenario", "run"]
+
+_PUBLIC = {"RunResult": ".experiments.runner", "run": ".experiments.runner",
+           "ScenarioError": ".model.errors", "Scenario": ".model.scenario"}
+"""Imported on first use, so that `import simulator.<module>` (the command line's start-up
+among them) loads only what that module needs."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     """Load and validate a scenario file, applying `{"dotted.key": value}` overrides."""
+    from .model.scenario import Scenario
+
     return Scenario.from_yaml(path, overrides)

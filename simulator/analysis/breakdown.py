@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..sim.records import COMPLETED, REJECTED, TIMED_OUT, ReplicationRecord
+from .percentiles import percentiles
 
 GROUP_PERCENTILES = {"p50": 50.0, "p99": 99.0}
 
@@ -22,14 +23,16 @@ def breakdowns(records: Sequence[ReplicationRecord], slo_latency_s: float | None
     """`{"per_replica": [...]}` and/or `{"per_class": {...}}` when the records have groups."""
     out = {}
     if records and records[0].replica is not None:
-        out["per_replica"] = [_replica_figures(records, r)
-                              for r in range(_replica_count(records))]
+        count = _replica_count(records)
+        pooled = _Pooled.groups(records, lambda rec: rec.replica, count)
+        out["per_replica"] = [_replica_figures(records, r, pooled[r]) for r in range(count)]
     if records and records[0].scaling is not None:
         out["autoscaling"] = _scaling_figures(records)
     if records and records[0].request_class is not None:
         names, slos = records[0].class_names, records[0].class_slo_s
+        pooled = _Pooled.groups(records, lambda rec: rec.request_class, len(names))
         out["per_class"] = {
-            name: _class_figures(records, k, slos[k] if slos[k] is not None else slo_latency_s)
+            name: _class_figures(pooled[k], slos[k] if slos[k] is not None else slo_latency_s)
             for k, name in enumerate(names)}
     return out
 
@@ -41,24 +44,41 @@ def _replica_count(records) -> int:
 class _Pooled:
     """Post-warm-up requests of one group, pooled across replications."""
 
-    def __init__(self, records, member):
-        lat, wait, arrivals, lost, done_in_window, window_s = [], [], 0, 0, 0, 0.0
+    def __init__(self):
+        self.latency_s, self.wait_s = [], []  # one array per replication until joined
+        self.arrivals, self.lost, self.done_in_window, self.window_s = 0, 0, 0, 0.0
+
+    @classmethod
+    def groups(cls, records, group_of, count: int) -> list[_Pooled]:
+        """One pool per group 0..count-1; `group_of(record)` is each request's group.
+        Each record's request times are derived once for all of its groups."""
+        pools = [cls() for _ in range(count)]
         for rec in records:
             window = rec.arrival_s >= rec.warmup_s
-            mine = window & member(rec)
             start_s, finish_s = rec.start_s, rec.finish_s
-            done = mine & (rec.outcome == COMPLETED)
-            lat.append(finish_s[done] - rec.arrival_s[done])
-            started = mine & ~np.isnan(start_s)
-            wait.append(start_s[started] - rec.arrival_s[started])
-            arrivals += int(mine.sum())
-            lost += int((mine & ((rec.outcome == REJECTED) | (rec.outcome == TIMED_OUT))).sum())
-            finished = member(rec) & (finish_s >= rec.warmup_s) & (finish_s <= rec.end_s)
-            done_in_window += int(finished.sum())
-            window_s += rec.end_s - rec.warmup_s
-        self.latency_s, self.wait_s = np.concatenate(lat), np.concatenate(wait)
-        self.arrivals, self.lost, self.window_s = arrivals, lost, window_s
-        self.throughput_rps = done_in_window / window_s if window_s else 0.0
+            finished = (finish_s >= rec.warmup_s) & (finish_s <= rec.end_s)
+            latency_s = np.subtract(finish_s, rec.arrival_s, out=finish_s)
+            wait_s = np.subtract(start_s, rec.arrival_s, out=start_s)
+            done = window & (rec.outcome == COMPLETED)
+            waited = window & ~np.isnan(wait_s)
+            lost = window & ((rec.outcome == REJECTED) | (rec.outcome == TIMED_OUT))
+            group = group_of(rec)
+            for k, pool in enumerate(pools):
+                member = group == k
+                pool.latency_s.append(latency_s[member & done])
+                pool.wait_s.append(wait_s[member & waited])
+                pool.arrivals += int(np.count_nonzero(member & window))
+                pool.lost += int(np.count_nonzero(member & lost))
+                pool.done_in_window += int(np.count_nonzero(member & finished))
+                pool.window_s += rec.end_s - rec.warmup_s
+        for pool in pools:
+            pool.latency_s = np.concatenate(pool.latency_s)
+            pool.wait_s = np.concatenate(pool.wait_s)
+        return pools
+
+    @property
+    def throughput_rps(self) -> float:
+        return self.done_in_window / self.window_s if self.window_s else 0.0
 
     def figures(self) -> dict:
         return {
@@ -71,15 +91,16 @@ class _Pooled:
 
 
 def _stats(samples: np.ndarray) -> dict:
+    """Mean and percentiles; `samples` (the pool's own array) is reordered in place."""
     if samples.size == 0:
         return {"mean": None, **dict.fromkeys(GROUP_PERCENTILES)}
-    values = np.percentile(samples, list(GROUP_PERCENTILES.values()))
-    return {"mean": float(samples.mean()),
+    mean = float(samples.mean())  # before the reordering: the sum's order counts
+    values = percentiles(samples, list(GROUP_PERCENTILES.values()), scratch=True)
+    return {"mean": mean,
             **{k: float(v) for k, v in zip(GROUP_PERCENTILES, values, strict=True)}}
 
 
-def _replica_figures(records, index: int) -> dict:
-    pooled = _Pooled(records, lambda rec: rec.replica == index)
+def _replica_figures(records, index: int, pooled: _Pooled) -> dict:
     total = sum(int((rec.arrival_s >= rec.warmup_s).sum()) for rec in records)
     figures = {"replica": index, **pooled.figures(),
                "arrival_share": pooled.arrivals / total if total else None,
@@ -101,8 +122,7 @@ def _replica_utilization(records, index: int) -> float:
     return busy_s / capacity_s if capacity_s else 0.0
 
 
-def _class_figures(records, index: int, slo_s: float | None) -> dict:
-    pooled = _Pooled(records, lambda rec: rec.request_class == index)
+def _class_figures(pooled: _Pooled, slo_s: float | None) -> dict:
     figures = {**pooled.figures(), "slo_s": slo_s, "goodput": None, "slo_attainment": None}
     if slo_s is not None:
         within = int((pooled.latency_s <= slo_s).sum())

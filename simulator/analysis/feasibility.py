@@ -22,6 +22,7 @@ from ..model.errors import ScenarioError
 from ..model.units import parse_duration_s
 from ..sim.records import IN_FLIGHT, ReplicationRecord
 from .metrics import WindowView
+from .student_t import t_quantile
 
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
 _QUANTILE = re.compile(r"^p(\d+(?:\.\d+)?)$")
@@ -118,10 +119,7 @@ def one_sided_bounds(values: list[float], alpha: float) -> tuple[float, float]:
     data = np.asarray(values, dtype=float)
     if data.size < 2 or not np.all(np.isfinite(data)):
         return -math.inf, math.inf
-    from scipy.stats import t
-
-    half = float(t.ppf(1 - alpha, data.size - 1)) * float(data.std(ddof=1)) / math.sqrt(
-        data.size)
+    half = t_quantile(1 - alpha, data.size - 1) * float(data.std(ddof=1)) / math.sqrt(data.size)
     return float(data.mean()) - half, float(data.mean()) + half
 
 

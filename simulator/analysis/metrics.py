@@ -16,6 +16,8 @@ import numpy as np
 
 from ..sim.records import COMPLETED, FAILED, IN_FLIGHT, REJECTED, TIMED_OUT, ReplicationRecord
 from .breakdown import breakdowns
+from .percentiles import percentiles
+from .student_t import t_quantile
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 DISTRIBUTION_KEYS = ("mean", *PERCENTILES, "max")
@@ -29,20 +31,22 @@ def t_half_width(values: Sequence[float], confidence: float = 0.95) -> float | N
     data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if data.size < 2:
         return None
-    from scipy.stats import t
-
-    quantile = float(t.ppf(0.5 + confidence / 2, data.size - 1))
+    quantile = t_quantile(0.5 + confidence / 2, data.size - 1)
     return quantile * float(data.std(ddof=1)) / math.sqrt(data.size)
 
 
-def distribution(samples: np.ndarray) -> dict[str, float | None]:
-    """Mean, percentiles and max of `samples` (all None when there are none)."""
+def distribution(samples: np.ndarray, scratch: bool = False) -> dict[str, float | None]:
+    """Mean, percentiles and max of `samples` (all None when there are none).
+
+    With `scratch`, `samples` is reordered in place (no copy is made for the percentiles).
+    """
     if samples.size == 0:
         return dict.fromkeys(DISTRIBUTION_KEYS)
-    values = np.percentile(samples, list(PERCENTILES.values()))
-    stats = {"mean": float(samples.mean())}
+    stats = {"mean": float(samples.mean())}  # before any reordering: the sum's order counts
+    top = float(samples.max())
+    values = percentiles(samples, list(PERCENTILES.values()), scratch)
     stats.update({key: float(v) for key, v in zip(PERCENTILES, values, strict=True)})
-    stats["max"] = float(samples.max())
+    stats["max"] = top
     return stats
 
 
@@ -53,12 +57,11 @@ class WindowView:
         self.record = record
         self.window_s = record.end_s - record.warmup_s
         self.in_window = record.arrival_s >= record.warmup_s
-        start_s, finish_s = record.start_s, record.finish_s
-        done = self.in_window & (record.outcome == COMPLETED)
-        started = self.in_window & ~np.isnan(start_s)
-        self.latency_s = finish_s[done] - record.arrival_s[done]
-        self.wait_s = start_s[started] - record.arrival_s[started]
-        self.arrivals = int(self.in_window.sum())
+        self.arrivals = int(np.count_nonzero(self.in_window))
+        self.latency_s = _since_arrival(record, record.batch_finish_s,
+                                        self.in_window & (record.outcome == COMPLETED))
+        self.wait_s = _since_arrival(record, record.batch_start_s,
+                                     self.in_window & _started(record))
         if record.has_client_path:
             self._client_clock()
 
@@ -99,13 +102,14 @@ class WindowView:
     def backlog_at(self, time_s: float) -> int:
         """Requests admitted before `time_s` and not yet finished or dropped then."""
         rec = self.record
-        before = (rec.arrival_s < time_s) & (rec.outcome != REJECTED)
-        finish_s = rec.finish_s
-        resolved_s = np.where(rec.outcome == COMPLETED, finish_s, np.inf)
-        if rec.timeout_s is not None:
-            resolved_s = np.where(rec.outcome == TIMED_OUT, rec.arrival_s + rec.timeout_s,
-                                  resolved_s)
-        return int((before & (resolved_s >= time_s)).sum())
+        outcome = rec.outcome
+        unresolved = (outcome != COMPLETED) & (outcome != REJECTED)
+        if rec.timeout_s is not None:  # a timed-out request left the queue at its deadline
+            timed_out = outcome == TIMED_OUT
+            unresolved &= ~timed_out | (rec.arrival_s + rec.timeout_s >= time_s)
+        finished_late = np.append(rec.batch_finish_s >= time_s, False)[rec.batch]
+        unresolved |= finished_late & (outcome == COMPLETED)
+        return int(np.count_nonzero(unresolved & (rec.arrival_s < time_s)))
 
     def network(self) -> dict:
         """Attempts of the user requests sent in the window (with `network:`)."""
@@ -132,13 +136,44 @@ class WindowView:
         return int(((outcome == REJECTED) | (outcome == TIMED_OUT)).sum())
 
 
-def replication_summary(view: WindowView, slo_latency_s: float | None) -> dict:
-    """Per-replication estimates (the inputs of the CI half-widths)."""
+CHUNK = 1 << 16
+"""Requests handled per numpy call where a full-length temporary would cost memory."""
+
+
+def _started(record: ReplicationRecord) -> np.ndarray:
+    """Requests whose batch started (their start time is not NaN)."""
+    started = record.batch >= 0
+    no_start = np.isnan(record.batch_start_s)
+    if no_start.any():
+        started &= ~np.append(no_start, True)[record.batch]
+    return started
+
+
+def _since_arrival(record: ReplicationRecord, per_batch_s: np.ndarray,
+                   keep: np.ndarray) -> np.ndarray:
+    """`per_batch_s[batch] - arrival_s` of the requests in `keep` (NaN where a kept request
+    has no batch), computed CHUNK requests at a time: only the result is full-sized."""
+    padded = np.append(per_batch_s.astype(np.float64, copy=False), np.nan)  # batch -1 -> NaN
+    out = np.empty(int(np.count_nonzero(keep)))
+    done = 0
+    for low in range(0, keep.size, CHUNK):
+        mine = keep[low:low + CHUNK]
+        batch = np.maximum(record.batch[low:low + CHUNK][mine], -1)
+        np.subtract(padded[batch], record.arrival_s[low:low + CHUNK][mine],
+                    out=out[done:done + batch.size])
+        done += batch.size
+    return out
+
+
+def replication_summary(view: WindowView, slo_latency_s: float | None,
+                        scratch: bool = False) -> dict:
+    """Per-replication estimates (the inputs of the CI half-widths); `scratch` lets the
+    percentiles reorder the view's latency and wait arrays in place."""
     record = view.record
     within = view.within_slo(slo_latency_s) if slo_latency_s is not None else None
     return {
-        "latency": distribution(view.latency_s),
-        "wait": distribution(view.wait_s),
+        "latency": distribution(view.latency_s, scratch),
+        "wait": distribution(view.wait_s, scratch),
         "throughput": view.throughput_rps(),
         "offered_rate": view.arrivals / view.window_s,
         "goodput": None if within is None else within / view.window_s,
@@ -155,9 +190,12 @@ def replication_summary(view: WindowView, slo_latency_s: float | None) -> dict:
 def summarize(records: Sequence[ReplicationRecord], slo_latency_s: float | None) -> dict:
     """The run summary: pooled estimates, t half-widths over replications, counts."""
     views = [WindowView(r) for r in records]
-    per_rep = [replication_summary(v, slo_latency_s) for v in views]
-    latency = distribution(np.concatenate([v.latency_s for v in views]))
-    wait = distribution(np.concatenate([v.wait_s for v in views]))
+    pooled = None if len(views) == 1 else {  # pooled before the per-replication reordering
+        key: distribution(np.concatenate([getattr(v, f"{key}_s") for v in views]), True)
+        for key in ("latency", "wait")}
+    per_rep = [replication_summary(v, slo_latency_s, scratch=True) for v in views]
+    latency, wait = (dict(per_rep[0][k]) if pooled is None else pooled[k]
+                     for k in ("latency", "wait"))
     window_s = sum(v.window_s for v in views)
     batches = np.concatenate([v.window_batches() for v in views])
     counts = _summed_counts(records)

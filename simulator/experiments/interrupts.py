@@ -13,7 +13,10 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when a pool is made: a serial run never needs multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
 
 def _raise_interrupt(_signum, _frame) -> None:
@@ -46,6 +49,8 @@ def worker_pool(max_workers: int) -> Iterator[ProcessPoolExecutor]:
     group) reaches only the parent, which then kills them: no tracebacks from
     workers and no waiting for a replication to finish.
     """
+    from concurrent.futures import ProcessPoolExecutor
+
     pool = ProcessPoolExecutor(max_workers=max_workers, initializer=_ignore_sigint)
     try:
         yield pool

@@ -50,7 +50,9 @@ class Stragglers(Section):
 class FaultsSection(Section):
     """Outages (given or random) and stragglers."""
 
-    outages: list[Outage] = Field(default_factory=list)
+    # a lambda, not `list`: pydantic reads a builtin's signature by tokenizing its text
+    # signature, and compiling tokenize's patterns is ~15 ms of every command's start-up
+    outages: list[Outage] = Field(default_factory=lambda: [])
     mtbf: PositiveSeconds | None = Field(None, description="mean up time between random "
                                          "failures of each replica (exponential)")
     mttr: PositiveSeconds | None = Field(None, description="mean repair time (exponential)")

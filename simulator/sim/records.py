@@ -97,10 +97,8 @@ class ReplicationRecord:
 
     @property
     def request_server(self) -> np.ndarray:
-        server = np.full(self.batch.size, -1, dtype=np.int64)
-        started = self.batch >= 0
-        server[started] = self.batch_server[self.batch[started]]
-        return server
+        """Server of each request's batch (-1 if it never started)."""
+        return _through_batch(self.batch, self.batch_server, -1, np.int64)
 
     def counts(self) -> dict[str, int]:
         """Outcome counts of the user requests (the client's view when there is one)."""
@@ -115,8 +113,15 @@ class ReplicationRecord:
         return {"arrived": int(outcome.size), **counts}
 
 
-def _through_batch(batch: np.ndarray, per_batch: np.ndarray) -> np.ndarray:
-    values = np.full(batch.size, np.nan)
-    started = batch >= 0
-    values[started] = per_batch[batch[started]]
-    return values
+def _through_batch(batch: np.ndarray, per_batch: np.ndarray, missing: float = np.nan,
+                   dtype: type = np.float64) -> np.ndarray:
+    """`per_batch[batch]` as `dtype`, `missing` where `batch` is negative (never started).
+
+    One gather: `missing` is appended to the per-batch values, so index -1 picks it.
+    """
+    padded = np.empty(per_batch.size + 1, dtype=dtype)
+    padded[:-1] = per_batch
+    padded[-1] = missing
+    if batch.size and batch.min() < -1:
+        batch = np.maximum(batch, -1)
+    return padded[batch]

@@ -24,6 +24,7 @@ from ..experiments.runner import RunResult, json_safe
 from ..model.errors import ScenarioError
 from ..model.scenario import Scenario
 from ..sim.records import ReplicationRecord
+from .npz import write_npz
 
 SUMMARY_FILE, SCENARIO_FILE, ARRAYS_FILE = "summary.json", "scenario.yaml", "requests.npz"
 
@@ -96,54 +97,64 @@ def scenario_from_summary(path: Path) -> Scenario:
 
 def save_arrays(path: Path, records: list[ReplicationRecord]) -> None:
     """Per-request and per-batch arrays of all replications, with a replication column."""
+    write_npz(path, _saved_arrays(records))
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _saved_arrays(records: list[ReplicationRecord]) -> Iterator[tuple[str, np.ndarray]]:
+    """The arrays of `requests.npz` in file order, each built only when it is written."""
     def cat(name):
-        return np.concatenate([getattr(r, name) for r in records])
+        return _joined([getattr(r, name) for r in records])
 
     def rep_of(attr):
-        return np.concatenate([np.full(getattr(r, attr).size, r.replication) for r in records])
+        return _joined([np.full(getattr(r, attr).size, r.replication) for r in records])
 
     offsets = np.cumsum([0] + [r.batch_start_s.size for r in records[:-1]])
-    batch = np.concatenate([np.where(r.batch >= 0, r.batch + off, -1)
+    yield "replication", rep_of("arrival_s")
+    yield "arrival_s", cat("arrival_s")
+    yield "batch", _joined([np.where(r.batch >= 0, r.batch + off, -1)
                             for r, off in zip(records, offsets, strict=True)])
-    np.savez_compressed(
-        path, replication=rep_of("arrival_s"), arrival_s=cat("arrival_s"), batch=batch,
-        start_s=cat("start_s"), finish_s=cat("finish_s"), outcome=cat("outcome"),
-        server=np.concatenate([r.request_server for r in records]),
-        batch_replication=rep_of("batch_start_s"), batch_start_s=cat("batch_start_s"),
-        batch_finish_s=cat("batch_finish_s"), batch_size=cat("batch_size"),
-        batch_charged=cat("batch_charged"), batch_server=cat("batch_server"),
-        end_s=np.array([r.end_s for r in records]), warmup_s=np.array([r.warmup_s for r in records]),
-        **_client_arrays(records), **_topology_arrays(records))
+    yield "start_s", cat("start_s")
+    yield "finish_s", cat("finish_s")
+    yield "outcome", cat("outcome")
+    yield "server", cat("request_server")
+    yield "batch_replication", rep_of("batch_start_s")
+    for name in ("batch_start_s", "batch_finish_s", "batch_size", "batch_charged",
+                 "batch_server"):
+        yield name, cat(name)
+    yield "end_s", np.array([r.end_s for r in records])
+    yield "warmup_s", np.array([r.warmup_s for r in records])
+    yield from _client_arrays(records)
+    yield from _topology_arrays(records)
 
 
-def _topology_arrays(records: list[ReplicationRecord]) -> dict[str, np.ndarray]:
+def _topology_arrays(records: list[ReplicationRecord]) -> Iterator[tuple[str, np.ndarray]]:
     """Fleet model only: each request's replica (or branch, stage) and class, each batch's
     replica, and the `adaptive` batch-size cap in force when each batch was cut."""
     names = {"replica": "request_replica", "request_class": "request_class",
              "batch_replica": "batch_replica", "batch_cap": "batch_cap"}
-    return {saved: np.concatenate([getattr(r, name) for r in records])
-            for name, saved in names.items()
-            if records and all(getattr(r, name) is not None for r in records)}
+    for name, saved in names.items():
+        if records and all(getattr(r, name) is not None for r in records):
+            yield saved, _joined([getattr(r, name) for r in records])
 
 
-def _client_arrays(records: list[ReplicationRecord]) -> dict[str, np.ndarray]:
+def _client_arrays(records: list[ReplicationRecord]) -> Iterator[tuple[str, np.ndarray]]:
     """Per user request (client path only): send, answering attempt, response delay,
     outcome, attempts. `user_delivery` indexes the concatenated request arrays."""
     if not records or not records[0].has_client_path:
-        return {}
+        return
     offsets = np.cumsum([0] + [r.arrival_s.size for r in records[:-1]])
-    arrays = {
-        "user_replication": np.concatenate([np.full(r.sent_s.size, r.replication)
-                                            for r in records]),
-        "user_sent_s": np.concatenate([r.sent_s for r in records]),
-        "user_delivery": np.concatenate([np.where(r.delivery >= 0, r.delivery + off, -1)
-                                         for r, off in zip(records, offsets, strict=True)]),
-        "user_response_delay_s": np.concatenate([r.response_delay_s for r in records]),
-        "user_outcome": np.concatenate([r.client_outcome for r in records]),
-    }
+    yield "user_replication", _joined([np.full(r.sent_s.size, r.replication) for r in records])
+    yield "user_sent_s", _joined([r.sent_s for r in records])
+    yield "user_delivery", _joined([np.where(r.delivery >= 0, r.delivery + off, -1)
+                                    for r, off in zip(records, offsets, strict=True)])
+    yield "user_response_delay_s", _joined([r.response_delay_s for r in records])
+    yield "user_outcome", _joined([r.client_outcome for r in records])
     if records[0].attempts is not None:
-        arrays["user_attempts"] = np.concatenate([r.attempts for r in records])
-    return arrays
+        yield "user_attempts", _joined([r.attempts for r in records])
 
 
 def _version(package: str) -> str:

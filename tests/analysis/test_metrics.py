@@ -7,6 +7,8 @@ import pytest
 from scipy import stats
 
 from simulator.analysis.metrics import WindowView, distribution, t_half_width
+from simulator.analysis.percentiles import percentiles
+from simulator.analysis.student_t import T_975, t_quantile
 from simulator.experiments.runner import run
 from simulator.sim import simulate
 
@@ -19,6 +21,33 @@ def test_t_half_width_matches_the_t_quantile():
     assert t_half_width(values) == pytest.approx(expected)
     assert t_half_width([1.0]) is None
     assert t_half_width([1.0, None, float("nan")]) is None
+
+
+def test_the_t_table_holds_scipys_own_quantiles():
+    for df in range(1, len(T_975) + 3):  # the table, then scipy beyond it
+        assert t_quantile(0.975, df) == float(stats.t.ppf(0.975, df)), df
+    assert t_quantile(0.9875, 4) == float(stats.t.ppf(0.9875, 4))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 10, 101, 1000, 12_345])
+def test_percentiles_are_numpys_to_the_last_bit(size):
+    rng = np.random.default_rng(size)
+    qs = [0, 1, 25, 50, 90, 95, 99, 99.9, 99.99, 100]
+    for samples in (rng.lognormal(size=size), rng.integers(0, 5, size) * 0.25,
+                    rng.integers(-3, 40, size), np.full(size, 7.5)):
+        expected = np.percentile(samples, qs)
+        assert percentiles(samples, qs).tolist() == expected.tolist()
+        assert percentiles(samples.copy(), qs, scratch=True).tolist() == expected.tolist()
+    with_nan = rng.random(size)
+    with_nan[size // 2] = np.nan
+    assert np.isnan(percentiles(with_nan, qs)).all()
+
+
+def test_distribution_in_place_gives_the_same_figures():
+    samples = np.random.default_rng(3).exponential(size=10_001)
+    copy = samples.copy()
+    assert distribution(samples) == distribution(copy, scratch=True)
+    assert np.array_equal(np.sort(copy), np.sort(samples))  # reordered, nothing lost
 
 
 def test_distribution_of_nothing_is_all_none():

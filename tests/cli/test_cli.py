@@ -139,6 +139,19 @@ def test_every_command_is_listed_and_loads_from_its_own_module():
     assert cli.get_command(ctx, "nosuch") is None
 
 
+def test_run_imports_only_what_it_needs(tmp_path, write_yaml):
+    """`batchsim run` loads no other command's module, no plotting, scipy or process pool."""
+    path = write_yaml(scenario_dict(run={"requests": 2000, "replications": 1}))
+    probe = ("import runpy, sys; sys.argv = ['batchsim', 'run', sys.argv[1], '--no-save']\n"
+             "try: runpy.run_module('simulator', run_name='__main__')\n"
+             "except SystemExit: pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('simulator.cli.', 'scipy',"
+             " 'matplotlib', 'concurrent.futures.process', 'tqdm', 'dask'))))")
+    proc = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True,
+                          text=True, cwd=tmp_path, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "['simulator.cli.app', 'simulator.cli.common']"
+
+
 def test_python_m_simulator_and_missing_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "simulator", "run", "missing.yaml"],
                           capture_output=True, text=True, cwd=tmp_path)
