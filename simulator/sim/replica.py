@@ -243,6 +243,7 @@ class Replica:
         self.down_count += 1
         if self.down_count == 1:
             self.free.clear()
+            self.policy.outage()
             for server in list(self.busy):
                 self.procs[server].interrupt("outage")
 

@@ -105,3 +105,16 @@ def test_stragglers_slow_down_the_given_fraction_of_batches():
 ])
 def test_bad_faults_exit_2(write_yaml, patch, fragment):
     assert_check_refuses(write_yaml(scenario_dict(**patch)), fragment)
+
+
+def test_torchserve_loses_its_collecting_worker_to_an_outage():
+    """A worker collecting a batch when its replica goes down collects nothing more (it
+    was dispatched with no free server before)."""
+    sc = make_scenario(seed=1718, run={"duration": 1.0, "replications": 1},
+                       arrival={"process": "poisson", "rate": 3000},
+                       batching={"policy": "torchserve", "max_batch_size": 12,
+                                 "max_queue_delay": "5ms"},
+                       service={"base": "2ms", "per_item": "0.25ms",
+                                "distribution": "exponential"},
+                       servers={"count": 3}, faults={"mtbf": "50ms", "mttr": "20ms"})
+    assert_conserved(simulate(sc, 0))

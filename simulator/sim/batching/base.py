@@ -127,6 +127,9 @@ class BatchingPolicy:
     def decide(self, now_s: float, queued: int, oldest_s: float, free: int) -> Dispatch | Wait:
         raise NotImplementedError
 
+    def outage(self) -> None:
+        """The replica's servers went down: nothing it was preparing will be cut."""
+
     def retract(self, action: Dispatch) -> None:
         """The `Dispatch` just decided is not cut now (an idle server must wake up first):
         undo what deciding it changed, so that the policy decides again when it is awake."""

@@ -38,8 +38,6 @@ class TorchServeBatcher(BatchingPolicy):
         policy: Literal["torchserve"]
 
     def decide(self, now_s, queued, oldest_s, free):
-        if self.collecting and free == 0:  # an outage took the collecting worker
-            self.collecting = False
         if not self.collecting:
             if free == 0:
                 return WAIT_FOR_SERVER
@@ -54,6 +52,9 @@ class TorchServeBatcher(BatchingPolicy):
             self.collecting = False
             return self._take(min(queued, self.max_size))
         return Wait(deadline_s, self.max_size)
+
+    def outage(self):
+        self.collecting = False  # the collecting worker went down with its replica
 
     def retract(self, action):
         self.collecting = True  # the worker still holds what it collected
